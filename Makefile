@@ -1,0 +1,33 @@
+# The two commands of the README: `make serve` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PORT ?= 5006
+
+.PHONY: serve test install install-dev
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first, pinned: an unpinned resolve would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
+	@test -x /usr/lib/postgresql/15/bin/initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -q && apt-get install -y -q postgresql)
+
+serve: install
+	$(VENV)/bin/panel serve app/main.py --port $(PORT) --address 0.0.0.0 --allow-websocket-origin='*'
+
+test: install-dev
+	$(VENV)/bin/pytest

@@ -1,0 +1,100 @@
+"""Core commands: list and generate data sets, run a classical clusterer, serve the app."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import data
+from app.errors import UserError
+from data import generate as gen
+
+
+def register(sub):
+    p = sub.add_parser("datasets", help="list bundled data sets")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(run=_datasets)
+
+    p = sub.add_parser("generate", help="write a synthetic scatterplot with its ground-truth labels",
+                       description="Generators: " + ", ".join(gen.GENERATORS)
+                       + ". Parameters as KEY=VALUE, e.g. `visclust generate blobs k=5 separation=3 -o b.csv`.")
+    p.add_argument("kind", choices=sorted(gen.GENERATORS))
+    p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="generator parameters (see the Python docs)")
+    p.add_argument("-o", "--output", required=True, help="output file (.csv, .tsv, .parquet, .json, .npy, .npz)")
+    p.set_defaults(run=_generate)
+
+    p = sub.add_parser("cluster", help="cluster a scatterplot with a classical method")
+    p.add_argument("input", help="file, benchmark DIR/NAME or bundled data set name")
+    p.add_argument("--method", default="hdbscan", help="clusterer name (see --list)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method parameter")
+    p.add_argument("-x", help="x column (name or index)")
+    p.add_argument("-y", help="y column (name or index)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", help="labels file (.csv or .parquet); default: print a summary")
+    p.set_defaults(run=_cluster)
+
+    p = sub.add_parser("serve", help="serve the dashboard (panel serve app/main.py)")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="localhost")
+    p.add_argument("--num-procs", type=int, default=1, help="worker processes (use a PostgreSQL store)")
+    p.add_argument("--show", action="store_true", help="open a browser")
+    p.set_defaults(run=_serve)
+
+
+def parse_params(pairs: list[str]) -> dict:
+    """KEY=VALUE strings to a dict, values parsed as JSON where possible (numbers, lists)."""
+    params = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"parameter '{pair}' must look like KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _datasets(args):
+    names = data.datasets()
+    print(json.dumps(names) if args.json else "\n".join(names))
+
+
+def _generate(args):
+    try:
+        plot = gen.generate(args.kind, **parse_params(args.params))
+    except TypeError as exc:
+        raise UserError(f"bad parameter for {args.kind}: {exc}") from None
+    path = data.save(plot, args.output)
+    print(f"wrote {len(plot)} points to {path}")
+
+
+def _cluster(args):
+    from models.classical import get_spec, make_clusterer
+
+    plot = data.load(args.input, x=args.x, y=args.y)
+    get_spec(args.method)
+    model = make_clusterer(args.method, random_state=args.seed, **parse_params(args.param)).fit(plot.xy)
+    note = f" (clustered a subsample of {model.subsample_size_} points, others by nearest neighbour)" \
+        if model.subsample_size_ else ""
+    summary = (f"{args.method}: {model.n_clusters_} clusters, {(model.labels_ < 0).sum()} noise points, "
+               f"{model.runtime_:.2f} s{note}")
+    if args.output:
+        data.save_labels({args.method: model.labels_}, args.output, plot=plot)
+        print(f"{summary}; labels written to {args.output}")
+    else:
+        print(summary)
+
+
+def _serve(args):
+    main = Path(__file__).resolve().parents[1] / "main.py"
+    cmd = [sys.executable, "-m", "panel", "serve", str(main), "--port", str(args.port),
+           "--address", args.address, "--allow-websocket-origin", f"{args.address}:{args.port}",
+           "--allow-websocket-origin", f"localhost:{args.port}"]
+    if args.num_procs > 1:
+        cmd += ["--num-procs", str(args.num_procs)]
+    if args.show:
+        cmd.append("--show")
+    return subprocess.call(cmd, env=os.environ.copy())

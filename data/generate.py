@@ -1,0 +1,213 @@
+"""Seeded generators of synthetic scatterplots, each with its ground-truth component labels.
+
+Parameters follow the factors that shape cluster perception: separation, density
+difference, size imbalance, elongation/rotation, non-convex shape and background noise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .scatterplot import InvalidScatterplot, Scatterplot
+
+
+def _rotation(theta: float) -> np.ndarray:
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, -s], [s, c]])
+
+
+def _gaussian(rng, n, mean, sx, sy, angle_deg):
+    pts = rng.standard_normal((n, 2)) * (sx, sy)
+    return pts @ _rotation(np.deg2rad(angle_deg)).T + mean
+
+
+def _check_n(n, minimum=3):
+    if int(n) < minimum:
+        raise InvalidScatterplot(f"need at least {minimum} points, got {n}")
+    return int(n)
+
+
+def two_gaussians(n: int = 500, distance: float = 3.0, sigma_ratio: float = 1.0, rotation: float = 0.0,
+                  size_ratio: float = 1.0, elongation: float = 1.0, seed: int = 0, *,
+                  sigmas=None, rotations=None) -> Scatterplot:
+    """Two bivariate Gaussians with the parameters of the ClustMe study.
+
+    ``distance``: distance between the means in units of the first component's major sigma (1).
+    ``sigma_ratio``: scale of the second component relative to the first.
+    ``rotation``: angle (degrees) of the second component's major axis to the line of means.
+    ``size_ratio``: points in the second component over points in the first (mixing ratio).
+    ``elongation``: major over minor sigma of both components (1 = round).
+    ``sigmas``/``rotations``: explicit per-component ((sx, sy), (sx, sy)) and (deg, deg),
+    overriding the shorthand above; this is how ClustMe parametrised each plot.
+    """
+    n = _check_n(n)
+    rng = np.random.default_rng(seed)
+    if sigmas is None:
+        sigmas = ((1.0, 1.0 / elongation), (sigma_ratio, sigma_ratio / elongation))
+    if rotations is None:
+        rotations = (0.0, rotation)
+    n2 = int(round(n * size_ratio / (1.0 + size_ratio)))
+    n2 = min(max(n2, 1), n - 1)
+    n1 = n - n2
+    a = _gaussian(rng, n1, (0.0, 0.0), *sigmas[0], rotations[0])
+    b = _gaussian(rng, n2, (distance, 0.0), *sigmas[1], rotations[1])
+    xy = np.vstack([a, b])
+    labels = np.repeat([0, 1], [n1, n2])
+    params = dict(n=n, distance=distance, sigmas=[list(map(float, s)) for s in sigmas],
+                  rotations=list(map(float, rotations)), size_ratio=size_ratio, seed=seed)
+    return _shuffled(rng, xy, labels, "two_gaussians", params)
+
+
+def blobs(n: int = 1000, k: int = 4, separation: float = 4.0, density_range: float = 1.0,
+          size_imbalance: float = 0.0, elongation: float = 1.0, noise: float = 0.0,
+          seed: int = 0) -> Scatterplot:
+    """k Gaussian clusters.
+
+    ``separation``: minimum distance between centres in units of the mean sigma.
+    ``density_range``: largest over smallest cluster sigma (1 = equal densities).
+    ``size_imbalance``: 0 gives equal sizes; larger values draw sizes from a skewed Dirichlet.
+    ``elongation``: largest major/minor sigma ratio; each cluster draws one in [1, elongation]
+    and a random orientation.  ``noise``: share of uniform background points (label -1).
+    """
+    n = _check_n(n)
+    k = int(k)
+    if k < 1:
+        raise InvalidScatterplot("k must be at least 1")
+    rng = np.random.default_rng(seed)
+    n_noise = int(round(n * noise))
+    n_clusters = n - n_noise
+    if n_clusters < k:
+        raise InvalidScatterplot(f"{n} points are too few for {k} clusters")
+    scales = np.exp(rng.uniform(0, np.log(max(density_range, 1.0)), k))
+    scales /= scales.mean()
+    centres = _spread_centres(rng, k, separation)
+    alpha = 1.0 / (1.0 + 4.0 * size_imbalance)
+    shares = rng.dirichlet(np.full(k, alpha)) if size_imbalance > 0 else np.full(k, 1.0 / k)
+    sizes = _apportion(n_clusters, shares)
+    parts, labels = [], []
+    for i in range(k):
+        ratio = rng.uniform(1.0, max(elongation, 1.0))
+        s = scales[i]
+        parts.append(_gaussian(rng, sizes[i], centres[i], s * np.sqrt(ratio), s / np.sqrt(ratio),
+                               rng.uniform(0, 180)))
+        labels.append(np.full(sizes[i], i))
+    xy, lab = np.vstack(parts), np.concatenate(labels)
+    xy, lab = _with_noise(rng, xy, lab, n_noise)
+    params = dict(n=n, k=k, separation=separation, density_range=density_range,
+                  size_imbalance=size_imbalance, elongation=elongation, noise=noise, seed=seed)
+    return _shuffled(rng, xy, lab, "blobs", params)
+
+
+def _spread_centres(rng, k, separation):
+    """Centres at least ``separation`` apart, in a box that grows with k (rejection sampling)."""
+    side = separation * max(1.0, np.sqrt(k)) * 1.5
+    centres: list[np.ndarray] = []
+    for _ in range(k):
+        for attempt in range(2000):
+            c = rng.uniform(0, side, 2)
+            if all(np.linalg.norm(c - o) >= separation for o in centres):
+                break
+            if attempt % 200 == 199:
+                side *= 1.1
+        centres.append(c)
+    return np.array(centres)
+
+
+def _apportion(total, shares):
+    sizes = np.maximum(1, np.floor(shares * total).astype(int))
+    while sizes.sum() > total:
+        sizes[np.argmax(sizes)] -= 1
+    sizes[np.argmax(shares)] += total - sizes.sum()
+    return sizes
+
+
+def _with_noise(rng, xy, labels, n_noise):
+    if n_noise <= 0:
+        return xy, labels
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    pad = 0.1 * (hi - lo)
+    bg = rng.uniform(lo - pad, hi + pad, (n_noise, 2))
+    return np.vstack([xy, bg]), np.concatenate([labels, np.full(n_noise, -1)])
+
+
+def _shuffled(rng, xy, labels, name, params) -> Scatterplot:
+    order = rng.permutation(len(xy))
+    return Scatterplot(xy[order], labels=labels[order], name=name, meta={"generator": name, "params": params})
+
+
+def shapes(kind: str = "moons", n: int = 1000, noise: float = 0.05, background: float = 0.0,
+           seed: int = 0) -> Scatterplot:
+    """Non-convex shapes: ``moons``, ``rings`` (two concentric circles), ``spirals`` (two arms),
+    or ``line`` (one elongated stripe). ``noise``: jitter relative to the shape's size;
+    ``background``: share of uniform noise points (label -1)."""
+    n = _check_n(n)
+    rng = np.random.default_rng(seed)
+    n_bg = int(round(n * background))
+    m = n - n_bg
+    half = m // 2
+    if kind == "moons":
+        t = rng.uniform(0, np.pi, m)
+        lab = (np.arange(m) >= half).astype(int)
+        xy = np.where(lab[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    elif kind == "rings":
+        t = rng.uniform(0, 2 * np.pi, m)
+        lab = (np.arange(m) >= half).astype(int)
+        r = np.where(lab == 0, 1.0, 0.4)
+        xy = np.c_[r * np.cos(t), r * np.sin(t)]
+    elif kind == "spirals":
+        t = np.sqrt(rng.uniform(0.05, 1, m)) * 3 * np.pi
+        lab = (np.arange(m) >= half).astype(int)
+        phase = np.where(lab == 0, 0.0, np.pi)
+        xy = np.c_[t * np.cos(t + phase), t * np.sin(t + phase)] / (3 * np.pi)
+    elif kind == "line":
+        lab = np.zeros(m, dtype=int)
+        xy = np.c_[rng.uniform(-1, 1, m), 0.05 * rng.standard_normal(m)]
+    else:
+        raise InvalidScatterplot(f"unknown shape '{kind}'; choose moons, rings, spirals or line")
+    xy = xy + rng.standard_normal(xy.shape) * noise
+    xy, lab = _with_noise(rng, xy, lab, n_bg)
+    params = dict(kind=kind, n=n, noise=noise, background=background, seed=seed)
+    return _shuffled(rng, xy, lab, kind, params)
+
+
+def uniform_noise(n: int = 1000, seed: int = 0) -> Scatterplot:
+    """Points spread uniformly over the unit square: no cluster at all (labels -1)."""
+    n = _check_n(n)
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 1, (n, 2))
+    return Scatterplot(xy, labels=np.full(n, -1), name="noise",
+                       meta={"generator": "noise", "params": dict(n=n, seed=seed)})
+
+
+GENERATORS = {
+    "two_gaussians": two_gaussians,
+    "blobs": blobs,
+    "shapes": shapes,
+    "noise": uniform_noise,
+}
+
+
+def generate(generator: str, **params) -> Scatterplot:
+    """Call a generator by name (``two_gaussians``, ``blobs``, ``shapes``, ``noise``)."""
+    if generator not in GENERATORS:
+        raise InvalidScatterplot(f"unknown generator '{generator}'; choose one of {sorted(GENERATORS)}")
+    return GENERATORS[generator](**params)
+
+
+def random_plot(rng: np.random.Generator, n: int | None = None) -> Scatterplot:
+    """A plot drawn across all perceptual factors, for training and held-out evaluation suites."""
+    seed = int(rng.integers(2**31))
+    n = int(n or rng.integers(300, 2500))
+    family = rng.choice(["blobs", "blobs", "blobs", "two_gaussians", "shapes", "noise"],
+                        p=[0.25, 0.2, 0.15, 0.2, 0.15, 0.05])
+    if family == "blobs":
+        return blobs(n, k=int(rng.integers(1, 9)), separation=float(rng.uniform(1.5, 8)),
+                     density_range=float(rng.uniform(1, 4)), size_imbalance=float(rng.uniform(0, 1.5)),
+                     elongation=float(rng.uniform(1, 6)), noise=float(rng.choice([0, 0, 0.05, 0.15])), seed=seed)
+    if family == "two_gaussians":
+        return two_gaussians(n, distance=float(rng.uniform(0, 7)), sigma_ratio=float(rng.uniform(0.3, 2)),
+                             rotation=float(rng.uniform(0, 180)), size_ratio=float(rng.uniform(0.2, 1)),
+                             elongation=float(rng.uniform(1, 4)), seed=seed)
+    if family == "shapes":
+        return shapes(str(rng.choice(["moons", "rings", "spirals", "line"])), n,
+                      noise=float(rng.uniform(0.02, 0.12)), background=float(rng.choice([0, 0.05])), seed=seed)
+    return uniform_noise(n, seed=seed)

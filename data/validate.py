@@ -1,0 +1,43 @@
+"""Checks that turn raw arrays into a valid point set, or a message a person understands."""
+from __future__ import annotations
+
+import numpy as np
+
+from .scatterplot import InvalidScatterplot
+
+MIN_POINTS = 3
+
+
+def clean_points(xy, labels=None, strict: bool = False, meta: dict | None = None):
+    """Return finite float64 points (and matching labels), dropping NaN/inf rows.
+
+    Dropped rows are counted in ``meta['dropped_nonfinite']``; with ``strict`` they raise.
+    """
+    try:
+        xy = np.asarray(xy, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidScatterplot(f"the coordinates are not numbers ({exc})") from None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise InvalidScatterplot(f"expected two columns of coordinates, got shape {xy.shape}")
+    if len(xy) == 0:
+        raise InvalidScatterplot("the data has no points")
+    finite = np.isfinite(xy).all(axis=1)
+    dropped = int((~finite).sum())
+    if dropped:
+        if strict:
+            raise InvalidScatterplot(f"{dropped} point(s) have missing or infinite coordinates")
+        xy = xy[finite]
+        if labels is not None:
+            labels = np.asarray(labels)[..., finite]
+    if meta is not None:
+        meta["dropped_nonfinite"] = dropped
+    if len(xy) == 0:
+        raise InvalidScatterplot("no point has finite coordinates (all are missing, NaN or infinite)")
+    if len(xy) < MIN_POINTS:
+        raise InvalidScatterplot(f"a scatterplot needs at least {MIN_POINTS} points, got {len(xy)}")
+    span = xy.max(axis=0) - xy.min(axis=0)
+    if not np.any(span > 0):
+        raise InvalidScatterplot("all points are identical, so there is nothing to cluster")
+    if not np.all(np.isfinite(span)):
+        raise InvalidScatterplot("the coordinates span a range too large to represent")
+    return xy, labels

@@ -1,0 +1,63 @@
+"""The `visclust` command line end to end, in a subprocess as a user runs it."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+
+def visclust(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_help_everywhere():
+    out = visclust("--help")
+    assert out.returncode == 0
+    for command in ("datasets", "generate", "cluster", "serve"):
+        assert command in out.stdout
+        assert visclust(command, "--help").returncode == 0
+
+
+def test_datasets():
+    out = visclust("datasets")
+    assert out.returncode == 0 and "moons" in out.stdout.split()
+
+
+def test_generate_then_cluster(tmp_path):
+    plot_file = tmp_path / "blobs.csv"
+    out = visclust("generate", "blobs", "n=500", "k=3", "separation=9", "seed=2", "-o", plot_file)
+    assert out.returncode == 0, out.stderr
+    labels_file = tmp_path / "labels.parquet"
+    out = visclust("cluster", plot_file, "--method", "kmeans", "-o", labels_file)
+    assert out.returncode == 0, out.stderr
+    assert "3 clusters" in out.stdout
+    table = pd.read_parquet(labels_file)
+    assert list(table.columns) == ["x", "y", "kmeans"] and len(table) == 500
+
+
+def test_cluster_with_params_and_bundled_name(tmp_path):
+    out = visclust("cluster", "moons", "--method", "dbscan", "--param", "min_samples=8",
+                   "-o", tmp_path / "l.csv")
+    assert out.returncode == 0, out.stderr
+    assert len(pd.read_csv(tmp_path / "l.csv")) == 1000
+
+
+@pytest.mark.parametrize("args,message", [
+    (("cluster", "missing.csv"), "no such file"),
+    (("cluster", "moons", "--method", "nope"), "unknown clustering method"),
+    (("generate", "blobs", "k", "-o", "x.csv"), "KEY=VALUE"),
+    (("generate", "blobs", "bogus=1", "-o", "x.csv"), "bad parameter"),
+])
+def test_errors_are_one_line(tmp_path, args, message):
+    out = visclust(*args, cwd=None)
+    assert out.returncode != 0
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_bad_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\nx,y\nz,w\n")
+    out = visclust("cluster", bad)
+    assert out.returncode == 2 and "numeric" in out.stderr and "Traceback" not in out.stderr
