@@ -1,0 +1,122 @@
+"""The Annotate page in headless Chromium: lasso, submit, refusal and admin export."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, free_port, wait_for_http
+
+from data import display_normalize
+from data.store import AnnotationStore
+from app.pages.annotate import PAD, SIZE, _consecutive
+
+pytestmark = pytest.mark.browser
+
+SCRIPT = """
+import panel as pn
+from app.pages.annotate import annotate_view
+pn.extension()
+annotate_view(dict(pn.state.session_args)).servable(title="Annotate")
+"""
+
+
+def test_consecutive_renumbers_in_creation_order():
+    np.testing.assert_array_equal(_consecutive(np.array([-1, 3, 1, 3, -1])), [-1, 1, 0, 1, -1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The page alone, served from a tiny script, with its own SQLite store."""
+    folder = tmp_path_factory.mktemp("annotate")
+    (folder / "annotate_app.py").write_text(SCRIPT)
+    port = free_port()
+    env = {**os.environ, "VISCLUST_DATA_DIR": str(folder), "PYTHONPATH": str(ROOT)}
+    env.pop("VISCLUST_DB_URL", None)
+    store = AnnotationStore(f"sqlite:///{folder / 'annotations.sqlite3'}")
+    with open(folder / "panel.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(folder / "annotate_app.py"),
+                                 "--port", str(port), "--address", "127.0.0.1",
+                                 "--allow-websocket-origin", f"127.0.0.1:{port}"],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}/annotate_app"
+    try:
+        wait_for_http(url, proc)
+        yield url, store
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        store.close()
+
+
+def clusters() -> tuple[np.ndarray, list[np.ndarray]]:
+    """Three well separated groups; the test lassos the first two."""
+    rng = np.random.default_rng(0)
+    centres = [(0.0, 0.0), (10.0, 0.0), (5.0, 9.0)]
+    groups = [rng.uniform(-1, 1, size=(12, 2)) + c for c in centres]
+    xy = np.concatenate(groups)
+    sizes = np.cumsum([0] + [len(g) for g in groups])
+    return xy, [np.arange(sizes[i], sizes[i + 1]) for i in range(3)]
+
+
+def lasso(page, box, points: np.ndarray, margin: float = 0.03):
+    """Drag the mouse around the bounding box of ``points`` (display coordinates)."""
+    def px(x, y):
+        return box["x"] + (x + PAD) / (2 * PAD) * SIZE, box["y"] + (PAD - y) / (2 * PAD) * SIZE
+
+    (x0, y0), (x1, y1) = points.min(axis=0) - margin, points.max(axis=0) + margin
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    page.mouse.move(*px(*corners[0]))
+    page.mouse.down()
+    for (ax, ay), (bx, by) in zip(corners, corners[1:]):
+        for t in np.linspace(0, 1, 8)[1:]:
+            page.mouse.move(*px(ax + t * (bx - ax), ay + t * (by - ay)))
+    page.mouse.up()
+
+
+def test_annotator_lassos_two_clusters_and_admin_exports(served, page, tmp_path):
+    url, store = served
+    xy, groups = clusters()
+    info = store.create_study("browser", [xy])
+    token = store.add_annotator(info, name="lasso-tester")
+    page.set_viewport_size({"width": 1280, "height": 1200})  # the whole page, so nothing scrolls
+    page.goto(f"{url}?study={info.id}&token={token}")
+    page.get_by_text("Plot 1 of 1").wait_for(timeout=60_000)
+    canvas = page.locator("canvas").first  # the lasso plot is the page's only figure
+    canvas.wait_for()
+    page.wait_for_timeout(1000)  # let the layout settle before measuring
+    box = canvas.bounding_box()
+    shown = display_normalize(xy)
+    lasso(page, box, shown[groups[0]])
+    page.wait_for_timeout(500)
+    lasso(page, box, shown[groups[1]])
+    page.wait_for_timeout(500)
+    page.locator(".vc-submit button").click()
+    page.get_by_text("All done").wait_for(timeout=30_000)
+
+    [record] = store.annotations(info)
+    expected = np.full(len(xy), -1)
+    expected[groups[0]], expected[groups[1]] = 0, 1
+    np.testing.assert_array_equal(record.labels, expected)
+    assert record.seconds > 0
+
+    page.goto(f"{url}?study={info.id}&admin={info.admin_token}")
+    page.locator(".vc-admin-table").wait_for(timeout=60_000)
+    with page.expect_download(timeout=30_000) as download:
+        page.locator(".vc-export button").click()
+    text = open(download.value.path()).read()
+    assert "lasso-tester" in text and record.key in text
+
+
+def test_wrong_token_is_refused(served, page):
+    url, store = served
+    info = store.create_study("refusal", [clusters()[0] + 100])
+    for query in (f"study={info.id}&token=not-a-token", f"study={info.id}&admin=not-the-admin"):
+        page.goto(f"{url}?{query}")
+        page.locator(".vc-refusal").wait_for(timeout=60_000)
+        assert page.locator(".vc-lasso-plot").count() == 0
