@@ -26,13 +26,17 @@ def register(sub):
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("cluster", help="cluster a scatterplot with a classical method")
-    p.add_argument("input", help="file, benchmark DIR/NAME or bundled data set name")
-    p.add_argument("--method", default="hdbscan", help="clusterer name (see --list)")
+    p.add_argument("input", help="file, benchmark DIR/NAME or bundled data set name; a folder with --many")
+    p.add_argument("--method", default="hdbscan", help="clusterer name: " + ", ".join(_methods()))
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="method parameter")
     p.add_argument("-x", help="x column (name or index)")
     p.add_argument("-y", help="y column (name or index)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", help="labels file (.csv or .parquet); default: print a summary")
+    p.add_argument("-o", "--output", help="labels file (.csv or .parquet); with --many a folder")
+    p.add_argument("--many", action="store_true", help="cluster every plot file in the INPUT folder in "
+                   "parallel on a Dask cluster; prints a table (and writes labels and summary.csv to -o)")
+    p.add_argument("--scheduler", help="Dask scheduler address (default: $VISCLUST_DASK_SCHEDULER or a "
+                   "local cluster)")
     p.set_defaults(run=_cluster)
 
     p = sub.add_parser("serve", help="serve the dashboard (panel serve app/main.py)")
@@ -71,12 +75,21 @@ def _generate(args):
     print(f"wrote {len(plot)} points to {path}")
 
 
+def _methods():
+    from models.classical import CLUSTERERS
+
+    return list(CLUSTERERS)
+
+
 def _cluster(args):
     from models.classical import get_spec, make_clusterer
 
-    plot = data.load(args.input, x=args.x, y=args.y)
     get_spec(args.method)
-    model = make_clusterer(args.method, random_state=args.seed, **parse_params(args.param)).fit(plot.xy)
+    params = parse_params(args.param)
+    if args.many:
+        return _cluster_many(args, params)
+    plot = data.load(args.input, x=args.x, y=args.y)
+    model = make_clusterer(args.method, random_state=args.seed, **params).fit(plot.xy)
     note = f" (clustered a subsample of {model.subsample_size_} points, others by nearest neighbour)" \
         if model.subsample_size_ else ""
     summary = (f"{args.method}: {model.n_clusters_} clusters, {(model.labels_ < 0).sum()} noise points, "
@@ -86,6 +99,34 @@ def _cluster(args):
         print(f"{summary}; labels written to {args.output}")
     else:
         print(summary)
+
+
+def cluster_file(path, method, params, seed, out_dir=None) -> dict:
+    """Cluster one plot file (a Dask task of `visclust cluster --many`)."""
+    from models.classical import make_clusterer
+
+    plot = data.load(path)
+    model = make_clusterer(method, random_state=seed, **params).fit(plot.xy)
+    if out_dir is not None:
+        data.save_labels({method: model.labels_}, Path(out_dir) / f"{Path(path).stem}.labels.{method}.csv")
+    return {"n": len(plot), "clusters": model.n_clusters_, "noise": int((model.labels_ < 0).sum()),
+            "seconds": round(model.runtime_, 3)}
+
+
+def _cluster_many(args, params):
+    from functools import partial
+
+    from data.batch import map_plots, plot_files
+
+    files = plot_files(args.input)
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    task = partial(cluster_file, method=args.method, params=params, seed=args.seed, out_dir=out)
+    table = map_plots(task, files, scheduler=args.scheduler)
+    print(table.to_string(index=False))
+    if out is not None:
+        table.to_csv(out / "summary.csv", index=False)
 
 
 def _serve(args):

@@ -1,0 +1,48 @@
+"""Shared helpers of the benchmarks: timing, machine description and result rows.
+
+Every benchmark module ``bench/bench_*.py`` defines ``run(quick: bool) -> list[dict]``; each
+row compares a measured time with a baseline measured in the same run (see :func:`row`).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+
+def timed(fn, *args, repeat: int = 1, **kwargs):
+    """(best wall time in seconds over ``repeat`` calls, the last result)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def row(benchmark: str, seconds: float, baseline: str | None = None, baseline_seconds: float | None = None,
+        target: str = "", passed: bool | None = None, note: str = "") -> dict:
+    """One result: ``ratio`` = seconds / baseline_seconds (lower is faster than the baseline)."""
+    ratio = seconds / baseline_seconds if baseline_seconds else None
+    return {"benchmark": benchmark, "seconds": round(seconds, 4), "baseline": baseline or "",
+            "baseline_seconds": None if baseline_seconds is None else round(baseline_seconds, 4),
+            "ratio": None if ratio is None else round(ratio, 4), "target": target, "passed": passed,
+            "note": note}
+
+
+def machine() -> dict:
+    import importlib.metadata as md
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("visclust", "numpy", "scikit-learn", "torch", "datashader", "panel", "hdbscan", "SQLAlchemy"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "versions": versions}

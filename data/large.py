@@ -1,0 +1,92 @@
+"""Point sets larger than memory: Parquet read lazily with Dask, aggregated by datashader.
+
+A plot of 100M+ points is never loaded whole: datashader's Dask backend bins each partition
+and sums the grids, so memory stays near one partition plus the output grid. Computation runs
+on a ``dask.distributed`` client: an existing scheduler when an address is given (argument or
+``VISCLUST_DASK_SCHEDULER``), else a local cluster started on demand.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .scatterplot import InvalidScatterplot
+
+SCHEDULER_ENV = "VISCLUST_DASK_SCHEDULER"
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, n_workers: int | None = None):
+    """A distributed client: connect to ``scheduler`` (or $VISCLUST_DASK_SCHEDULER), else a LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get(SCHEDULER_ENV)
+    if address:
+        client = Client(address)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=n_workers or min(2, os.cpu_count() or 1), threads_per_worker=1,
+                           processes=True, dashboard_address=None)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def open_points(path, x: str = "x", y: str = "y"):
+    """Lazily open a Parquet file or folder of points as a Dask DataFrame with columns x, y."""
+    import dask.dataframe as dd
+
+    path = Path(path)
+    if not path.exists():
+        raise InvalidScatterplot(f"no such Parquet file or folder: {path}")
+    try:
+        frame = dd.read_parquet(str(path), columns=[x, y])
+    except (KeyError, ValueError) as exc:
+        raise InvalidScatterplot(f"could not read columns {x!r}, {y!r} from {path}: {exc}") from None
+    return frame.rename(columns={x: "x", y: "y"}) if (x, y) != ("x", "y") else frame
+
+
+def extent(frame) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(x_range, y_range) of the finite points, computed in one pass over the partitions."""
+    import dask
+
+    finite = frame[np.isfinite(frame.x) & np.isfinite(frame.y)]
+    lo_x, hi_x, lo_y, hi_y, n = dask.compute(finite.x.min(), finite.x.max(), finite.y.min(), finite.y.max(),
+                                            finite.x.count())
+    if n == 0:
+        raise InvalidScatterplot("the file holds no point with finite coordinates")
+    return (float(lo_x), float(hi_x)), (float(lo_y), float(hi_y))
+
+
+def aggregate(points, width: int = 800, height: int = 800, x_range=None, y_range=None) -> np.ndarray:
+    """Point counts on a width x height grid (rows = y, as datashader returns them).
+
+    ``points``: a Dask or pandas DataFrame with columns x, y, or a path to Parquet.
+    """
+    import datashader as ds
+
+    frame = open_points(points) if isinstance(points, (str, Path)) else points
+    if x_range is None or y_range is None:
+        x_range, y_range = extent(frame)
+    canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=x_range, y_range=y_range)
+    return np.asarray(canvas.points(frame, "x", "y", agg=ds.count()).values)
+
+
+def write_points(xy: np.ndarray, path, partitions: int = 8) -> Path:
+    """Write points as a folder of Parquet partitions (the layout Dask reads in parallel)."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    path = Path(path)
+    frame = dd.from_pandas(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), npartitions=partitions)
+    frame.to_parquet(str(path), write_index=False)
+    return path
