@@ -1,0 +1,75 @@
+"""Perception commands: cluster ambiguity (CLAMS), retraining its regressor, its evaluation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def register(sub):
+    p = sub.add_parser("ambiguity", help="cluster ambiguity of a scatterplot (CLAMS, 0 = unambiguous)")
+    p.add_argument("input", help="file, benchmark DIR/NAME or bundled data set name")
+    p.add_argument("-x", help="x column (name or index)")
+    p.add_argument("-y", help="y column (name or index)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="separability model JSON (default: the shipped one)")
+    p.add_argument("--json", action="store_true", help="print JSON with components and pair probabilities")
+    p.set_defaults(run=_ambiguity)
+
+    p = sub.add_parser("train-separability", help="retrain CLAMS' pairwise p(one cluster) regressor",
+                       description="Without --judgments: two-Gaussian plots labelled by simulated observers. "
+                       "A judgments CSV has a probSingle column and either a 'file' column (point files) or "
+                       "the columns distance, sigma_x1, sigma_y1, sigma_x2, sigma_y2, rotation1, rotation2, "
+                       "size_ratio (optional n, seed); see docs/perception.md.")
+    p.add_argument("--judgments", help="CSV of human judgments (probSingle per plot)")
+    p.add_argument("--plots", type=int, default=2000, help="simulated training plots (without --judgments)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="model file (default: assets/separability.json)")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("evaluate-clams", help="Spearman rho of CLAMS and baselines on a held-out suite")
+    p.add_argument("--plots", type=int, default=200)
+    p.add_argument("--seed", type=int, default=None, help="suite seed (default: the documented held-out seed)")
+    p.add_argument("--out", default="clams-eval", help="output folder (results.csv, summary.md)")
+    p.set_defaults(run=_evaluate)
+
+
+def _ambiguity(args):
+    import data
+    from perception.clams import CLAMS
+
+    plot = data.load(args.input, x=args.x, y=args.y)
+    est = CLAMS(model=args.model, random_state=args.seed).fit(plot)
+    if not args.json:
+        print(f"{est.ambiguity_:.4f}")
+        return
+    print(json.dumps(dict(
+        name=plot.name, n=len(plot), ambiguity=est.ambiguity_, n_components=est.n_components_,
+        components=[dict(mean=m.tolist(), covariance=c.tolist(), weight=float(w))
+                    for m, c, w in zip(est.means_, est.covariances_, est.weights_)],
+        pairs=[dict(components=[int(i), int(j)], p_one_cluster=float(p))
+               for (i, j), p in zip(est.pairs_, est.pair_probabilities_)],
+        runtime_s=est.runtime_,
+    ), indent=2))
+
+
+def _train(args):
+    from app.cli import UserError
+    from perception import separability
+
+    if args.judgments and not Path(args.judgments).is_file():
+        raise UserError(f"no judgments file at {args.judgments}")
+    if args.plots < 10:
+        raise UserError("--plots must be at least 10")
+    model = separability.train_separability(args.plots, args.seed, judgments=args.judgments)
+    path = separability.save(model, args.out or separability.DEFAULT_MODEL_PATH)
+    val = model.info["validation"]
+    print(f"wrote {path}: held-out MAE {val['mae']:.3f}, Spearman {val['spearman']:.3f} "
+          f"({model.info['n_validation']} plots)")
+
+
+def _evaluate(args):
+    from perception import clams_eval
+
+    seed = clams_eval.EVAL_SEED if args.seed is None else args.seed
+    clams_eval.run_evaluation(args.out, n_plots=args.plots, seed=seed)
+    print((Path(args.out) / "summary.md").read_text(), end="")

@@ -1,0 +1,60 @@
+"""Models: what ships, whether it is usable here, its model card, docs and evaluation tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import panel as pn
+
+from models.classical import CLUSTERERS
+
+from .. import jobs
+from ..state import SIMULATED_NOTE, AppState
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL_CARD = ROOT / "assets" / "MODEL_CARD.md"
+
+
+def clusterer_table() -> pd.DataFrame:
+    return pd.DataFrame([{
+        "name": spec.name, "method": spec.display_name,
+        "parameters": ", ".join(p.name for p in spec.params) or "none",
+        "marks noise": "yes" if spec.noise else "no",
+        "largest plot clustered whole": f"{spec.max_points:,}" if spec.max_points else "any",
+    } for spec in CLUSTERERS.values()])
+
+
+def perception_table() -> pd.DataFrame:
+    what = {"clusternet": "ClusterNet: per-point clusters people would see, and their agreement",
+            "clams": "CLAMS: ambiguity of the plot from a Gaussian mixture",
+            "agreement": "AMI / ARI / kappa-alpha between labelings"}
+    return pd.DataFrame([{"component": what[k], "status": "available" if reason is None else f"unavailable: {reason}"}
+                         for k, reason in jobs.availability().items()])
+
+
+def _documents() -> list[tuple[str, Path]]:
+    docs = [("Model card", MODEL_CARD)] if MODEL_CARD.exists() else []
+    docs += [(p.stem.replace("_", " ").capitalize(), p) for p in sorted((ROOT / "docs").glob("*.md"))]
+    return docs
+
+
+def _evaluation_tables() -> list[tuple[str, Path]]:
+    return [(p.stem.replace("_", " "), p) for p in sorted((ROOT / "assets").glob("*.csv"))]
+
+
+def models_view(app: AppState) -> pn.viewable.Viewable:
+    docs = _documents()
+    accordion = pn.Accordion(*[(title, pn.pane.Markdown(path.read_text(), width=900)) for title, path in docs],
+                             width=920)
+    tables = [pn.Column(f"#### {title}", pn.pane.DataFrame(pd.read_csv(path), index=False))
+              for title, path in _evaluation_tables()]
+    return pn.Column(
+        "## What ships",
+        pn.pane.Alert(SIMULATED_NOTE, alert_type="info", width=900, css_classes=["vc-simulated-note"]),
+        "### Perception models", pn.pane.DataFrame(perception_table(), index=False),
+        "### Classical clusterers", pn.pane.DataFrame(clusterer_table(), index=False),
+        "### Evaluation", *(tables or [pn.pane.Markdown("*No evaluation tables are shipped in assets/ yet.*")]),
+        "### Model card and documentation",
+        accordion if docs else pn.pane.Markdown("*No model card (assets/MODEL_CARD.md) or docs/*.md yet.*"),
+        name="Models",
+    )

@@ -1,0 +1,240 @@
+"""Pairwise separability: p(two Gaussian components are seen as one cluster), CLAMS step 2-3.
+
+The 13 features follow CLAMS (Jeon et al., VIS 2023; ../shared/docs/REFERENCES.md) with
+the exact definitions, which the paper leaves open, fixed here (docs/perception.md). The
+paper's regressor was trained on ClustMe's human judgments (Abbas et al., EuroVis 2019),
+which cannot be downloaded here; by default this one learns from two-Gaussian plots
+labelled by simulated observers (perception.observers), and ``judgments`` lets real
+ClustMe-style data replace them. The model is a small MLP stored as plain arrays in JSON
+and evaluated with numpy, so loading never unpickles anything.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FEATURES", "pair_features", "component_pair_features", "SeparabilityModel",
+           "train_separability", "save", "load", "DEFAULT_MODEL_PATH", "default_model"]
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "separability.json"
+
+FEATURES = (
+    "rotation_difference", "rotation_average", "scaling_difference", "mean_distance",
+    "scaling_size", "scaling_size_difference", "distance_over_size", "ellipticity_average",
+    "ellipticity_difference", "log_density_average", "log_density_difference",
+    "axis_angle_average", "axis_angle_difference",
+)
+
+_TINY = 1e-12
+
+
+def _axis_angle(u, v):
+    """Unsigned angle in [0, pi/2] between undirected axes (unit vectors, rows)."""
+    return np.arccos(np.clip(np.abs(np.sum(u * v, axis=-1)), 0.0, 1.0))
+
+
+def pair_features(means, covariances, weights, pairs) -> np.ndarray:
+    """The 13 CLAMS features for component pairs (m, 2) of a Gaussian mixture: (m, 13).
+
+    Per component: sqrt of the covariance eigenvalues (major a, minor b) and the major axis.
+    Per pair, lengths are divided by the pair's larger range (the bounding box of both
+    2-sigma ellipses), which makes the features independent of the plot's scale.
+    """
+    means = np.asarray(means, float)
+    covs = np.asarray(covariances, float)
+    weights = np.asarray(weights, float)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    evals, evecs = np.linalg.eigh(covs)
+    a = np.sqrt(np.maximum(evals[:, 1], _TINY))
+    b = np.sqrt(np.maximum(evals[:, 0], _TINY))
+    axis = evecs[:, :, 1]  # major axis, unit length
+    half = 2.0 * np.sqrt(np.maximum(np.diagonal(covs, axis1=1, axis2=2), _TINY))  # 2-sigma box
+    i, j = pairs[:, 0], pairs[:, 1]
+    lo = np.minimum(means[i] - half[i], means[j] - half[j])
+    hi = np.maximum(means[i] + half[i], means[j] + half[j])
+    scale = np.max(hi - lo, axis=1)
+    ai, bi, aj, bj = a[i] / scale, b[i] / scale, a[j] / scale, b[j] / scale
+    delta = means[j] - means[i]
+    dist = np.linalg.norm(delta, axis=1) / scale
+    direction = delta / np.maximum(np.linalg.norm(delta, axis=1, keepdims=True), _TINY)
+    rot_diff = _axis_angle(axis[i], axis[j])
+    # circular mean of undirected orientations: average the doubled angles
+    th_i, th_j = np.arctan2(axis[i][:, 1], axis[i][:, 0]), np.arctan2(axis[j][:, 1], axis[j][:, 0])
+    rot_avg = np.mod(np.arctan2(np.sin(2 * th_i) + np.sin(2 * th_j), np.cos(2 * th_i) + np.cos(2 * th_j)) / 2, np.pi)
+    size_i, size_j = ai * bi, aj * bj
+    ell_i, ell_j = 1 - bi / ai, 1 - bj / aj
+    share = weights[i] + weights[j]
+    dens_i = np.log(np.maximum(weights[i] / share / size_i, _TINY))
+    dens_j = np.log(np.maximum(weights[j] / share / size_j, _TINY))
+    ang_i, ang_j = _axis_angle(direction, axis[i]), _axis_angle(direction, axis[j])
+    return np.column_stack([
+        rot_diff, rot_avg, np.abs(ai - aj) + np.abs(bi - bj), dist,
+        size_i + size_j, np.abs(size_i - size_j), dist / (np.sqrt(size_i) + np.sqrt(size_j)),
+        (ell_i + ell_j) / 2, np.abs(ell_i - ell_j), (dens_i + dens_j) / 2, np.abs(dens_i - dens_j),
+        (ang_i + ang_j) / 2, np.abs(ang_i - ang_j),
+    ])
+
+
+def component_pair_features(xy, seed: int = 0) -> np.ndarray:
+    """Features (13,) of the two-component full-covariance GMM fitted to a plot, as CLAMS sees it."""
+    from sklearn.mixture import GaussianMixture
+
+    from data import display_normalize
+
+    gmm = GaussianMixture(2, covariance_type="full", random_state=seed).fit(display_normalize(xy))
+    return pair_features(gmm.means_, gmm.covariances_, gmm.weights_, [[0, 1]])[0]
+
+
+@dataclass
+class SeparabilityModel:
+    """Standardise, then a ReLU MLP with one output clipped to [0, 1]: p(one cluster)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coefs: list
+    intercepts: list
+    info: dict = field(default_factory=dict)  # provenance and held-out validation figures
+
+    def predict(self, features) -> np.ndarray:
+        h = (np.atleast_2d(np.asarray(features, float)) - self.mean) / self.scale
+        for k, (w, c) in enumerate(zip(self.coefs, self.intercepts)):
+            h = h @ w + c
+            if k < len(self.coefs) - 1:
+                h = np.maximum(h, 0.0)
+        return np.clip(h[:, 0], 0.0, 1.0)
+
+    def to_dict(self) -> dict:
+        return dict(format="visclust-separability-mlp/1", features=list(FEATURES),
+                    mean=self.mean.tolist(), scale=self.scale.tolist(),
+                    coefs=[w.tolist() for w in self.coefs], intercepts=[c.tolist() for c in self.intercepts],
+                    info=self.info)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SeparabilityModel":
+        if d.get("format") != "visclust-separability-mlp/1" or list(d.get("features", [])) != list(FEATURES):
+            raise ValueError("not a visclust separability model (format or feature list differs)")
+        return cls(np.asarray(d["mean"], float), np.asarray(d["scale"], float),
+                   [np.asarray(w, float) for w in d["coefs"]], [np.asarray(c, float) for c in d["intercepts"]],
+                   d.get("info", {}))
+
+
+def save(model: SeparabilityModel, path=DEFAULT_MODEL_PATH) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model.to_dict(), indent=1))
+    return path
+
+
+def load(path=DEFAULT_MODEL_PATH) -> SeparabilityModel:
+    return SeparabilityModel.from_dict(json.loads(Path(path).read_text()))
+
+
+_DEFAULT: SeparabilityModel | None = None
+
+
+def default_model() -> SeparabilityModel:
+    """The shipped model (assets/separability.json), read once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load(DEFAULT_MODEL_PATH)
+    return _DEFAULT
+
+
+# ---------------------------------------------------------------- training data
+
+def _clustme_like(rng: np.random.Generator) -> dict:
+    """Two-Gaussian parameters over ClustMe-like ranges (size, separation, shape, rotation, tau)."""
+    e1, e2 = rng.uniform(1, 5, 2)
+    s2 = float(np.exp(rng.uniform(np.log(0.3), np.log(3))))
+    return dict(n=int(rng.integers(200, 1500)), distance=float(rng.uniform(0, 10)),
+                sigmas=((1.0, 1.0 / e1), (s2, s2 / e2)), rotations=tuple(rng.uniform(0, 180, 2)),
+                size_ratio=float(np.exp(rng.uniform(np.log(0.2), np.log(5)))), seed=int(rng.integers(2**31)))
+
+
+def crowd_prob_single(xy, seed: int = 0, n_observers: int = 20, min_share: float = 0.05) -> float:
+    """Share of simulated observers who see one cluster, ignoring clusters under ``min_share``."""
+    from .observers import simulate_crowd
+
+    crowd = simulate_crowd(xy, n_observers, seed)
+    single = 0
+    for lab in crowd:
+        counts = np.bincount(lab[lab >= 0]) if np.any(lab >= 0) else np.zeros(0)
+        single += int(np.sum(counts >= min_share * len(lab)) <= 1)
+    return single / n_observers
+
+
+def _judgment_rows(judgments) -> tuple[list, np.ndarray]:
+    """Plots and probSingle targets from a judgments table (see docs/perception.md)."""
+    import pandas as pd
+
+    import data
+    from data import generate as gen
+
+    table = judgments if isinstance(judgments, pd.DataFrame) else pd.read_csv(judgments)
+    if "probSingle" not in table.columns:
+        raise data.InvalidScatterplot("the judgments table needs a probSingle column")
+    params = ["distance", "sigma_x1", "sigma_y1", "sigma_x2", "sigma_y2", "rotation1", "rotation2", "size_ratio"]
+    plots = []
+    for k, row in table.iterrows():
+        if "file" in table.columns:
+            plots.append(data.load(str(row["file"])).xy)
+        elif all(p in table.columns for p in params):
+            plots.append(gen.two_gaussians(
+                int(row.get("n", 500)), distance=float(row["distance"]), size_ratio=float(row["size_ratio"]),
+                sigmas=((row["sigma_x1"], row["sigma_y1"]), (row["sigma_x2"], row["sigma_y2"])),
+                rotations=(row["rotation1"], row["rotation2"]), seed=int(row.get("seed", k))).xy)
+        else:
+            raise data.InvalidScatterplot(
+                "the judgments table needs a 'file' column or the columns " + ", ".join(params))
+    target = table["probSingle"].to_numpy(float)
+    if np.any((target < 0) | (target > 1)) or not np.all(np.isfinite(target)):
+        raise data.InvalidScatterplot("probSingle must lie in [0, 1]")
+    return plots, target
+
+
+def train_separability(n_plots: int = 2000, seed: int = 0, judgments=None,
+                       validation_share: float = 0.2) -> SeparabilityModel:
+    """Train the pairwise regressor; ``model.info['validation']`` holds held-out MAE and Spearman.
+
+    Without ``judgments``: ``n_plots`` seeded two-Gaussian plots over ClustMe-like ranges,
+    target = ``crowd_prob_single`` of 20 simulated observers. With ``judgments`` (a CSV path
+    or DataFrame): those plots and their probSingle. Features come from a two-component GMM
+    fitted to each plot, as CLAMS computes them at inference.
+    """
+    from scipy.stats import spearmanr
+    from sklearn.neural_network import MLPRegressor
+    from threadpoolctl import threadpool_limits
+
+    from data import generate as gen
+
+    rng = np.random.default_rng(seed)
+    if judgments is None:
+        plots, target = [], []
+        for _ in range(n_plots):
+            xy = gen.two_gaussians(**_clustme_like(rng)).xy
+            plots.append(xy)
+            target.append(crowd_prob_single(xy, seed=int(rng.integers(2**31))))
+        target = np.asarray(target)
+        source = f"simulated observers on {n_plots} two-Gaussian plots, seed {seed}"
+    else:
+        plots, target = _judgment_rows(judgments)
+        source = f"judgments table ({len(plots)} plots)"
+    if len(plots) < 10:
+        raise ValueError(f"need at least 10 training plots, got {len(plots)}")
+    with threadpool_limits(1):  # small GMM fits: threads cost more than they save
+        X = np.stack([component_pair_features(xy, seed) for xy in plots])
+    order = rng.permutation(len(X))
+    n_val = max(1, int(round(validation_share * len(X))))
+    val, train = order[:n_val], order[n_val:]
+    mean, scale = X[train].mean(axis=0), X[train].std(axis=0) + 1e-9
+    mlp = MLPRegressor(hidden_layer_sizes=(32, 32), alpha=1e-3, max_iter=1000, early_stopping=True,
+                       random_state=seed).fit((X[train] - mean) / scale, target[train])
+    model = SeparabilityModel(mean, scale, list(mlp.coefs_), list(mlp.intercepts_))
+    pred = model.predict(X[val])
+    rho = spearmanr(pred, target[val]).statistic
+    model.info = dict(source=source, n_train=int(len(train)), n_validation=int(n_val),
+                      validation=dict(mae=float(np.mean(np.abs(pred - target[val]))), spearman=float(rho)))
+    return model

@@ -1,0 +1,137 @@
+"""Browser tests of the Explore page (headless Chromium through pytest-playwright)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def errors(page):
+    """Console errors and uncaught exceptions seen by the page."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: seen.append(str(exc)))
+    return seen
+
+
+def open_app(page, url: str):
+    page.set_viewport_size({"width": 1400, "height": 950})
+    page.goto(url)
+    page.locator(".vc-main-plot canvas").first.wait_for(timeout=TIMEOUT)
+
+
+def plot_image(page) -> bytes:
+    return page.locator(".vc-main-plot").first.screenshot()
+
+
+def wait_for_new_image(page, before: bytes, timeout: float = 60.0) -> bytes:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        page.wait_for_timeout(400)
+        after = plot_image(page)
+        if after != before:
+            return after
+    raise AssertionError("the plot did not change")
+
+
+def wait_idle(page):
+    """Until no job spinner text is left (a run or a load is over)."""
+    page.locator(".vc-cancel").first.wait_for(state="hidden", timeout=TIMEOUT)
+
+
+def test_loads_without_console_errors(page, app_url, errors):
+    open_app(page, app_url)
+    page.get_by_text("1,200 points").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1000)
+    assert errors == []
+
+
+def test_gallery_pick_changes_canvas(page, app_url, errors):
+    open_app(page, app_url)
+    page.get_by_text("1,200 points").wait_for(timeout=TIMEOUT)
+    before = plot_image(page)
+    page.locator(".vc-dataset select").select_option("rings")
+    page.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
+    wait_for_new_image(page, before)
+    assert "dataset=rings" in page.url
+    assert errors == []
+
+
+def test_colour_by_clusterer(page, app_url, errors):
+    open_app(page, app_url + "?dataset=moons")
+    page.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
+    before = plot_image(page)
+    page.locator(".vc-color select").select_option(label="HDBSCAN")
+    wait_idle(page)
+    wait_for_new_image(page, before)
+    assert "color=hdbscan" in page.url
+    assert errors == []
+
+
+def test_upload_csv_shows_point_count(page, app_url, errors):
+    open_app(page, app_url)
+    page.locator(".bk-tab", has_text="Upload").click()
+    rows = "\n".join(f"{i % 17},{(i * 7) % 23},{i % 2}" for i in range(123))
+    page.locator(".vc-upload input[type=file]").set_input_files(
+        {"name": "mine.csv", "mimeType": "text/csv", "buffer": f"a,b,label\n{rows}\n".encode()})
+    page.get_by_text("123 points").wait_for(timeout=TIMEOUT)
+    assert "dataset=upload" in page.url
+    assert errors == []
+
+
+def test_broken_upload_shows_error_and_app_keeps_working(page, app_url, errors):
+    open_app(page, app_url + "?dataset=rings")
+    page.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
+    page.locator(".bk-tab", has_text="Upload").click()
+    page.locator(".vc-upload input[type=file]").set_input_files(
+        {"name": "broken.csv", "mimeType": "text/csv", "buffer": b"name,colour\nfoo,red\nbar,blue\n"})
+    page.locator(".vc-error").get_by_text("broken.csv").wait_for(timeout=TIMEOUT)
+    assert page.get_by_text("1,000 points").is_visible()  # the previous plot stays
+    page.locator(".bk-tab", has_text="Gallery").click()
+    page.locator(".vc-dataset select").select_option("moons")
+    page.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
+    page.locator(".vc-error").wait_for(state="hidden", timeout=TIMEOUT)
+    assert "dataset=moons" in page.url
+    assert errors == []
+
+
+def test_shared_url_restores_the_view(page, app_url, errors):
+    open_app(page, app_url)
+    page.locator(".vc-dataset select").select_option("spirals")
+    page.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
+    density = plot_image(page)
+    page.locator(".vc-color select").select_option(label="DBSCAN")
+    page.wait_for_url("**color=dbscan**", timeout=TIMEOUT)
+    wait_for_new_image(page, density)
+    page.wait_for_timeout(1000)
+    shared = page.url
+    first = plot_image(page)
+
+    other = page.context.new_page()
+    open_app(other, shared)
+    other.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
+    wait_idle(other)
+    assert other.locator(".vc-dataset select").input_value() == "spirals"
+    assert other.locator(".vc-color select option:checked").inner_text() == "DBSCAN"
+    deadline = time.time() + 30
+    while plot_image(other) != first and time.time() < deadline:
+        other.wait_for_timeout(400)
+    assert plot_image(other) == first
+    assert errors == []
+
+
+def test_screenshot_explore(page, app_url):
+    open_app(page, app_url + "?dataset=touching-blobs&color=hdbscan")
+    wait_idle(page)
+    page.locator(".vc-clams").click()
+    page.get_by_text("Ambiguity:").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "explore.png"))

@@ -1,0 +1,134 @@
+"""Non-browser tests of the dashboard's state, background jobs and rendering helpers."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app import jobs, plots
+from app.pages.compare import export_png, export_table
+from app.state import AppState, CompareState, generator_key, parse_size, resolve
+from data import InvalidScatterplot
+
+
+def run(coro):
+    """asyncio.run in a fresh thread: Playwright's sync API keeps a loop running in this one."""
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(value=asyncio.run(coro)))
+    thread.start()
+    thread.join()
+    return out.get("value")
+
+
+def test_resolve_names_bundled_generated_and_large():
+    assert len(resolve("moons")) == 1000
+    plot = resolve(generator_key("blobs", {"n": 300, "k": 3, "seed": 1}))
+    assert len(plot) == 300 and plot.labels.max() == 2
+    assert len(resolve("gaussian-2k")) == 2000
+
+
+@pytest.mark.parametrize("text, n", [("5000", 5000), ("100k", 100_000), ("10M", 10_000_000)])
+def test_parse_size(text, n):
+    assert parse_size(text) == n
+
+
+@pytest.mark.parametrize("key", ["gaussian-20M", "gaussian-lots", "no-such-set", "gen:blobs:bogus=1", "upload:abc"])
+def test_bad_names_give_readable_errors(key):
+    with pytest.raises(InvalidScatterplot):
+        resolve(key)
+
+
+def test_cache_shares_one_run_per_key():
+    calls = []
+    key = ("unit-test", time.time())
+    first = jobs.submit(key, lambda: calls.append(1) or 42)
+    second = jobs.submit(key, lambda: calls.append(1) or 43)
+    assert run(first.result()) == 42 == run(second.result())
+    assert calls == [1] and key in jobs.CACHE
+
+
+def test_cancel_stops_waiting_without_blocking():
+    gate = threading.Event()
+    job = jobs.submit(("unit-test-cancel", time.time()), lambda: gate.wait(10))
+
+    async def cancel_soon():
+        await asyncio.sleep(0.1)
+        job.cancel()
+
+    async def main():
+        asyncio.get_running_loop().create_task(cancel_soon())
+        await job.result()
+
+    start = time.perf_counter()
+    async def cancelled():
+        with pytest.raises(jobs.JobCancelled):
+            await main()
+        return True
+
+    assert run(cancelled())
+    assert time.perf_counter() - start < 2
+    gate.set()
+
+
+def test_upload_good_and_bad_keeps_the_last_plot():
+    app = AppState(dataset="moons")
+    app.load_now()
+    assert not app.upload(b"name,colour\nfoo,red\n", "broken.csv")
+    assert "broken.csv" in app.error and len(app.plot) == 1000
+    csv = "a,b,label\n" + "\n".join(f"{i},{i % 7},{i % 2}" for i in range(50))
+    assert app.upload(csv.encode(), "mine.csv")
+    assert len(app.plot) == 50 and app.dataset.startswith("upload:") and app.error == ""
+    assert len(resolve(app.dataset)) == 50  # a shared URL finds the upload again
+
+
+def test_compare_run_scores_and_exports():
+    app = AppState(dataset="separated-blobs", methods=["hdbscan", "dbscan"])
+    app.load_now()
+    st = CompareState(app=app)
+    run(st.run())
+    assert set(st.results) == {"hdbscan", "dbscan"}
+    names, matrix = st.matrix
+    assert names == ["HDBSCAN", "DBSCAN", "reference"] and matrix.shape == (3, 3)
+    assert np.allclose(np.diag(matrix), 1.0)
+    table = pd.read_csv(export_table(st, ".csv"))
+    assert list(table.columns) == ["x", "y", "HDBSCAN", "DBSCAN", "reference"] and len(table) == 1200
+    assert export_png(st).getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unavailable_clusternet_is_reported_not_faked():
+    app = AppState(dataset="moons", methods=["clusternet", "dbscan"])
+    app.load_now()
+    st = CompareState(app=app)
+    run(st.run())
+    if jobs.availability()["clusternet"]:
+        assert "clusternet" in st.failures and "clusternet" not in st.results
+    assert "dbscan" in st.results
+
+
+def test_agreement_matrix_is_symmetric():
+    a = np.repeat([0, 1], 50)
+    m = jobs.agreement_matrix({"a": a, "b": a[::-1], "c": np.arange(100) % 3}, "ARI")
+    assert m.shape == (3, 3) and np.allclose(m, m.T) and np.isclose(m[0, 1], 1.0)
+
+
+def test_categories_put_noise_grey_and_wrap_past_fifty():
+    column = plots.category_column(np.array([-1, 0, 1, 60]))
+    assert list(column[:3]) == ["noise", "0", "1"] and column[3] == str(60 % plots.MAX_COLORS)
+    assert plots.color_key()["noise"] == plots.NOISE_COLOR
+
+
+def test_mosaic_size():
+    xy = np.random.default_rng(0).normal(size=(500, 2))
+    labels = {"a": np.zeros(500, int), "b": np.arange(500) % 4, "c": -np.ones(500, int), "d": np.arange(500) % 2}
+    img = plots.mosaic(xy, labels, {}, cols=3, size=100)
+    assert img.size == (300, 2 * 122)
+
+
+def test_ellipse_paths_follow_the_covariance():
+    (path,) = plots.ellipse_paths(np.array([[1.0, 2.0]]), np.array([[[4.0, 0.0], [0.0, 1.0]]]), n_sigma=1)
+    assert np.isclose(np.abs(path[:, 0] - 1).max(), 2.0, atol=1e-2)
+    assert np.isclose(np.abs(path[:, 1] - 2).max(), 1.0, atol=1e-2)
