@@ -16,6 +16,7 @@ import os
 import secrets
 import threading
 import uuid
+from collections import deque
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,10 +27,13 @@ import numpy as np
 import pandas as pd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import bindparam, create_engine, event, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from .render import RenderSettings, render_png
 from .scatterplot import Scatterplot
 from .store_models import Annotation, Annotator, Assignment, Plot, Study, StudyPlot
 
@@ -41,6 +45,12 @@ MAX_KEY = 100
 MAX_TOKEN = 200        # longer "tokens" are rejected before hashing
 _MIGRATION_LOCK = 0x76697363  # pg advisory lock id ("visc"): one process migrates at a time
 EXPORT_FORMATS = (".csv", ".parquet", ".json")
+POLICIES = ("balanced", "ambiguity")
+MAX_ATTENTION_RATE = 0.5
+CHECK_POINTS = 150      # points of an attention-check plot
+CHECK_MIN_AMI = 0.8     # an annotator whose labelling of a check scores below this is flagged
+MAX_VARIANTS = 20
+MAX_LASSO_VERTICES = 50_000  # per submission, all lassos together: a long, careful lasso has ~1,000
 
 
 class StoreError(ValueError):
@@ -83,6 +93,10 @@ class StudyInfo:
     per_annotator: int | None
     seed: int
     admin_token: str | None = None  # only known right after creation or import
+    attention_rate: float = 0.0
+    policy: str = "balanced"
+    target_width: float = 0.1
+    render_variants: tuple[RenderSettings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,13 @@ class PlotTask:
     xy: np.ndarray
     shown: np.ndarray | None
     started_at: datetime | None = None
+    render: RenderSettings | None = None  # resolved settings of the assigned variant
+    variant: int = 0
+    kind: str = "plot"  # "check" = attention check; never shown as such to the annotator
+
+    @property
+    def shown_xy(self) -> np.ndarray:
+        return self.xy if self.shown is None else self.xy[self.shown]
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,21 @@ class AnnotationRecord:
     started_at: datetime | None
     created_at: datetime
     app_version: str
+    variant: int = 0
+    render: RenderSettings | None = None
+    viewport: dict | None = None
+    lassos: list | None = None
+
+
+@dataclass(frozen=True)
+class AnnotatorStats:
+    annotator_id: int
+    name: str
+    annotations: int
+    median_seconds: float | None
+    loo_kappa_alpha: float | None  # mean over their plots of kappa_alpha(them, the others)
+    attention_score: float | None  # lowest AMI with the truth over their attention checks
+    flagged: bool
 
 
 @dataclass(frozen=True)
@@ -173,6 +209,25 @@ def _app_version() -> str:
         return "unknown"
 
 
+APP_VERSION = _app_version()  # looked up once: importlib.metadata scans dist-info folders per call
+
+
+def _submit_statements(dialect: str):
+    """The two statements of a submission, built once (building them costs more than running them)."""
+    plot, who = bindparam("plot"), bindparam("who")
+    check = (select(Annotator.name, Plot.n_points, Assignment.created_at, Assignment.variant, StudyPlot.render)
+             .select_from(Annotator)
+             .join(StudyPlot, (StudyPlot.study_id == Annotator.study_id) & (StudyPlot.plot_id == plot))
+             .join(Plot, Plot.id == StudyPlot.plot_id)
+             .outerjoin(Assignment, (Assignment.annotator_id == Annotator.id) & (Assignment.plot_id == plot))
+             .where(Annotator.id == who, Annotator.study_id == bindparam("study")))
+    # ON CONFLICT DO NOTHING (SQLite >= 3.24, PostgreSQL) covers both unique constraints. On the
+    # mapped table rather than the class: the ORM's bulk-insert machinery would cost more than the write.
+    table = Annotation.__table__
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return check, insert.on_conflict_do_nothing().returning(table.c.id)
+
+
 def _make_engine(url: str):
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -194,7 +249,9 @@ def _make_engine(url: str):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    # pool_size covers 20+ concurrent annotators: connections beyond it are closed on return,
+    # so every overflow checkout paid a fresh connect (several ms) under load.
+    return create_engine(url, pool_pre_ping=True, pool_size=25, max_overflow=25)
 
 
 def _upgrade(engine) -> None:
@@ -278,6 +335,170 @@ def _subsample(n: int, rng: np.random.Generator) -> bytes | None:
     return np.sort(rng.choice(n, DISPLAY_MAX, replace=False)).astype("<i4").tobytes()
 
 
+def _variants(render_variants) -> list[RenderSettings]:
+    variants = list(render_variants or [RenderSettings()])
+    if not 1 <= len(variants) <= MAX_VARIANTS:
+        raise InvalidStudy(f"a study has 1 to {MAX_VARIANTS} render variants")
+    try:
+        variants = [v if isinstance(v, RenderSettings) else RenderSettings.from_dict(dict(v)) for v in variants]
+    except (TypeError, ValueError) as exc:
+        raise InvalidStudy(f"invalid render settings: {exc}") from None
+    names = [v.name or f"variant {i + 1}" for i, v in enumerate(variants)]
+    if len(set(names)) < len(names):
+        raise InvalidStudy("render variants need distinct names")
+    return [v if v.name else RenderSettings.from_dict({**v.to_dict(), "name": n}) for v, n in zip(variants, names)]
+
+
+def _design(attention_rate, policy, target_width) -> tuple[float, str, float]:
+    attention_rate, target_width = float(attention_rate), float(target_width)
+    if not 0 <= attention_rate <= MAX_ATTENTION_RATE:
+        raise InvalidStudy(f"attention_rate must be between 0 and {MAX_ATTENTION_RATE}")
+    if policy not in POLICIES:
+        raise InvalidStudy(f"policy must be one of {', '.join(POLICIES)}")
+    if not 0 < target_width <= 1:
+        raise InvalidStudy("target_width must be in (0, 1]")
+    return attention_rate, policy, target_width
+
+
+def n_checks(attention_rate: float, n_plots: int) -> int:
+    """Attention checks per annotator so that they make ``attention_rate`` of all their items."""
+    if attention_rate <= 0:
+        return 0
+    return max(1, math.ceil(attention_rate * n_plots / (1 - attention_rate) - 1e-9))
+
+
+def _attention_checks(count: int, seed: int) -> list[dict]:
+    """Well-separated blobs whose clusters nobody attentive can miss; the blob labels are the truth."""
+    from .generate import blobs
+
+    checks = []
+    for i in range(count):
+        plot = blobs(CHECK_POINTS, k=2 + i % 3, separation=12, seed=int(seed) * 1000 + i)
+        checks.append(dict(name=f"check {i + 1}", xy=_points(plot.xy), kind="check",
+                           truth=plot.reference_labels))
+    return checks
+
+
+def clams_prior(xy: np.ndarray) -> float | None:
+    """CLAMS' predicted ambiguity, routing's guess before anyone has annotated; None if unavailable."""
+    try:
+        from perception.clams import CLAMS
+
+        return float(CLAMS().score(xy))
+    except (ImportError, FileNotFoundError):  # the shipped separability model may still be in training
+        return None
+
+
+def _plot_renders(sp: StudyPlot, xy: np.ndarray) -> list[RenderSettings]:
+    if sp.render is None:  # studies created before render settings were stored
+        return [RenderSettings().resolve(xy, seed=sp.position)]
+    return [RenderSettings.from_dict(d) for d in json.loads(sp.render)]
+
+
+def _loads(text: str | None):
+    return None if text is None else json.loads(text)
+
+
+def _viewport(viewport) -> str | None:
+    if viewport is None:
+        return None
+    try:
+        x, y = [float(v) for v in viewport["x"]], [float(v) for v in viewport["y"]]
+    except (KeyError, TypeError, ValueError):
+        raise StoreError('a viewport is {"x": [lo, hi], "y": [lo, hi]}') from None
+    if len(x) != 2 or len(y) != 2 or not all(map(math.isfinite, x + y)) or x[0] >= x[1] or y[0] >= y[1]:
+        raise StoreError("a viewport needs finite ranges with low < high")
+    return json.dumps({"x": x, "y": y})
+
+
+def _lassos(lassos) -> str | None:
+    if lassos is None:
+        return None
+    out, vertices = [], 0
+    try:
+        for lasso in lassos:
+            x, y = [float(v) for v in lasso["x"]], [float(v) for v in lasso["y"]]
+            if len(x) != len(y) or not all(map(math.isfinite, x + y)):
+                raise ValueError
+            out.append({"cluster": int(lasso.get("cluster", -1)), "x": x, "y": y})
+            vertices += len(x)
+    except (KeyError, TypeError, ValueError):
+        raise StoreError('lassos are [{"cluster": k, "x": [...], "y": [...]}] with finite coordinates') from None
+    if vertices > MAX_LASSO_VERTICES:
+        raise StoreError(f"the lassos have {vertices:,} vertices; at most {MAX_LASSO_VERTICES:,} are stored")
+    return json.dumps(out)
+
+
+def read_export(path) -> pd.DataFrame:
+    """A file written by :meth:`AnnotationStore.export`, as a DataFrame."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path, dtype={"annotator": "string", "key": "string", "plot": "string"})
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix == ".json":
+        return pd.DataFrame(json.loads(path.read_text()))
+    raise StoreError(f"cannot read '{path.name}': use one of {', '.join(EXPORT_FORMATS)}")
+
+
+def replay_export(path, plot_id: int, annotator: str) -> bytes:
+    """:meth:`AnnotationStore.replay` from an export file: the PNG of ``annotator``'s view of a plot."""
+    frame = read_export(path)
+    rows = frame[(frame["plot_id"] == int(plot_id)) & (frame["annotator"] == annotator)].sort_values("point")
+    if rows.empty:
+        raise StoreError(f"'{Path(path).name}' has no annotation of plot {plot_id} by {annotator!r}")
+    first = rows.iloc[0]
+    if "render" not in rows or pd.isna(first["render"]):
+        raise StoreError("this export has no render settings (written before they were stored)")
+    shown = rows["shown"].astype(bool).to_numpy()
+    xy = rows[["x", "y"]].to_numpy(dtype=np.float64)[shown]
+    labels = rows["label"].to_numpy(dtype=np.int64)[shown]
+    return render_png(xy, RenderSettings.from_json(first["render"]), labels=labels,
+                      lassos=_loads(first["lassos"]) if pd.notna(first["lassos"]) else None,
+                      viewport=_loads(first["viewport"]) if pd.notna(first["viewport"]) else None)
+
+
+class _FairGate:
+    """A lock granted strictly first come, first served.
+
+    threading.Lock lets a releasing thread take the lock straight back (and any thread barge
+    in), so with 20 writers some waited many rounds: that was most of the p99 submit latency
+    on SQLite. Here a release hands the lock to the oldest waiter.
+    """
+
+    def __init__(self):
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self):
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return self
+            turn = threading.Event()
+            self._waiters.append(turn)
+        try:
+            turn.wait()  # the releasing thread handed the lock to us
+        except BaseException:  # interrupted while queued: leave the queue, or pass on a lock just granted
+            with self._mutex:
+                granted = turn.is_set()
+                if not granted:
+                    self._waiters.remove(turn)
+            if granted:
+                self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+
 class AnnotationStore:
     """Studies, annotators and their lasso labellings in SQLite or PostgreSQL.
 
@@ -290,10 +511,23 @@ class AnnotationStore:
         self.engine = _make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its busy handler polls with growing sleeps, which
-        # starves some threads for seconds; queueing this process's transactions on a lock is
-        # fair and wastes no time (other processes still wait through busy_timeout).
-        self._lock = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        # starves some threads for seconds; queueing this process's transactions first come,
+        # first served wastes no time (other processes still wait through busy_timeout).
+        self._lock = _FairGate() if self.engine.dialect.name == "sqlite" else nullcontext()
+        self._submit_check, self._submit_insert = _submit_statements(self.engine.dialect.name)
+        self._autocommit = None if self.engine.dialect.name == "sqlite" else sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        self._routing_state = None
         _upgrade(self.engine)
+
+    @property
+    def _routing(self):
+        """Per-plot agreement state of the ambiguity policy, cached across calls (AMIs are costly)."""
+        if self._routing_state is None:
+            from perception.routing import RoutingCache
+
+            self._routing_state = RoutingCache()
+        return self._routing_state
 
     def __repr__(self) -> str:
         return f"AnnotationStore({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -312,13 +546,34 @@ class AnnotationStore:
         with self._lock, self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def _submit_tx(self):
+        """Where a submission runs. On PostgreSQL in autocommit: its one write is a single INSERT
+        (atomic by itself) and the rows it reads before are never changed, so BEGIN and COMMIT
+        would only add two network round trips, each a wait for the scheduler on a busy host."""
+        if self._autocommit is None:
+            with self._tx() as session:
+                yield session
+        else:
+            with self._autocommit() as session:
+                yield session
+
     # --- studies -------------------------------------------------------------------------
 
     def create_study(self, name: str, plots, per_annotator: int | None = None, seed: int = 0,
-                     admin_token: str | None = None) -> StudyInfo:
+                     admin_token: str | None = None, render_variants=None, attention_rate: float = 0.0,
+                     policy: str = "balanced", target_width: float = 0.1) -> StudyInfo:
         """A study of ``plots`` (Scatterplots or anything ``data.load`` reads: bundled names,
         files; numpy arrays are used as they are). ``per_annotator`` caps the plots each annotator sees (None = all);
-        ``seed`` fixes every annotator's plot order and the subsamples of large plots."""
+        ``seed`` fixes every annotator's plot order and the subsamples of large plots.
+
+        ``render_variants``: RenderSettings under which each plot is shown (a study factor; each
+        annotator sees a plot under one of them, balanced); default one variant of default
+        settings. ``attention_rate``: share of each annotator's items that are attention checks
+        (well-separated blobs with a known answer). ``policy``: "balanced" or "ambiguity" (see
+        perception.routing), whose stopping rule is a 90% interval of human ambiguity narrower
+        than ``target_width``.
+        """
         from .loaders import load
 
         items = []
@@ -327,40 +582,63 @@ class AnnotationStore:
                 plot = Scatterplot(_points(source))
             else:
                 plot = source if isinstance(source, Scatterplot) else load(source)
-            items.append((plot.name or f"plot {len(items) + 1}", _points(plot.xy), None))
+            items.append(dict(name=plot.name or f"plot {len(items) + 1}", xy=_points(plot.xy)))
+        variants = _variants(render_variants)
+        attention_rate, policy, target_width = _design(attention_rate, policy, target_width)
+        total = len(items) if per_annotator is None else int(per_annotator)
+        items += _attention_checks(n_checks(attention_rate, max(total, 1)), seed)
+        if policy == "ambiguity":
+            for item in items:
+                if item.get("kind", "plot") == "plot":
+                    item["prior"] = clams_prior(item["xy"])
         with self._tx() as s:
-            return self._create(s, name, items, per_annotator, seed, admin_token)
+            return self._create(s, name, items, per_annotator, seed, admin_token, variants,
+                                attention_rate, policy, target_width)
 
-    def _create(self, s, name, items, per_annotator, seed, admin_token) -> StudyInfo:
+    def _create(self, s, name, items, per_annotator, seed, admin_token, variants=None, attention_rate=0.0,
+                policy="balanced", target_width=0.1) -> StudyInfo:
+        """``items``: dicts with name, xy and optionally shown, kind, truth, prior, render (JSON)."""
         name = _name(name, "the study name")
-        if not items:
+        n_real = sum(item.get("kind", "plot") == "plot" for item in items)
+        if not n_real:
             raise InvalidStudy("a study needs at least one plot")
         if len(items) > MAX_PLOTS:
             raise InvalidStudy(f"a study may have at most {MAX_PLOTS} plots")
-        if per_annotator is not None and not 1 <= int(per_annotator) <= len(items):
-            raise InvalidStudy(f"per_annotator must be between 1 and the number of plots ({len(items)})")
+        if per_annotator is not None and not 1 <= int(per_annotator) <= n_real:
+            raise InvalidStudy(f"per_annotator must be between 1 and the number of plots ({n_real})")
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InvalidStudy("seed must be an integer >= 0")
         admin_token = admin_token or secrets.token_urlsafe(24)
         if len(admin_token) > MAX_TOKEN:
             raise InvalidStudy(f"the admin token may have at most {MAX_TOKEN} characters")
+        variants = variants or [RenderSettings()]
         rng = np.random.default_rng(int(seed))
         study = Study(name=name, admin_token_hash=_hash(admin_token), seed=int(seed),
                       per_annotator=None if per_annotator is None else int(per_annotator),
-                      created_at=_now())
+                      created_at=_now(), attention_rate=attention_rate, policy=policy, target_width=target_width,
+                      render_variants=json.dumps([v.to_dict() for v in variants]))
         s.add(study)
         s.flush()
         seen = set()
-        for position, (plot_name, xy, shown) in enumerate(items):
+        for position, item in enumerate(items):
+            xy, plot_name = item["xy"], item["name"]
             row = self._plot_row(s, xy)
             if row.id in seen:
                 raise InvalidStudy(f"plot '{plot_name}' has the same points as an earlier plot")
             seen.add(row.id)
+            shown = item.get("shown")
             shown = _subsample(len(xy), rng) if shown is None else shown
+            # Every variant resolved now (axis ranges, draw seed), so all annotators see the same picture.
+            render = item.get("render") or json.dumps(
+                [v.resolve(xy, seed=int(seed) * 100_003 + position).to_dict() for v in variants])
+            truth = item.get("truth")
             s.add(StudyPlot(study_id=study.id, plot_id=row.id, position=position,
-                            name=_name(str(plot_name)[:MAX_NAME], "a plot name"), shown=shown))
+                            name=_name(str(plot_name)[:MAX_NAME], "a plot name"), shown=shown, render=render,
+                            kind=item.get("kind", "plot"), prior=item.get("prior"),
+                            truth=None if truth is None else np.asarray(truth, "<i4").tobytes()))
         s.flush()
-        return StudyInfo(study.id, study.name, len(items), study.per_annotator, study.seed, admin_token)
+        s.refresh(study)
+        return self._info(study, admin_token)
 
     @staticmethod
     def _plot_row(s, xy: np.ndarray) -> Plot:
@@ -381,13 +659,12 @@ class AnnotationStore:
 
     def study(self, study) -> StudyInfo:
         with self._tx() as s:
-            row = self._study(s, study)
-            return StudyInfo(row.id, row.name, len(row.plots), row.per_annotator, row.seed)
+            return self._info(self._study(s, study))
 
     def studies(self) -> list[StudyInfo]:
         with self._tx() as s:
             rows = s.scalars(select(Study).order_by(Study.id)).all()
-            return [StudyInfo(r.id, r.name, len(r.plots), r.per_annotator, r.seed) for r in rows]
+            return [self._info(r) for r in rows]
 
     def verify_admin(self, study, token) -> bool:
         """Whether ``token`` is the study's admin token (False for unknown studies)."""
@@ -396,6 +673,13 @@ class AnnotationStore:
         with self._tx() as s:
             row = s.get(Study, _id(study))
             return row is not None and hmac.compare_digest(row.admin_token_hash, _hash(token))
+
+    @staticmethod
+    def _info(row: Study, admin_token: str | None = None) -> StudyInfo:
+        variants = tuple(RenderSettings.from_dict(v) for v in json.loads(row.render_variants or "[]"))
+        return StudyInfo(row.id, row.name, sum(sp.kind == "plot" for sp in row.plots), row.per_annotator,
+                         row.seed, admin_token, row.attention_rate, row.policy, row.target_width,
+                         variants or (RenderSettings(),))
 
     @staticmethod
     def _study(s, study) -> Study:
@@ -453,8 +737,11 @@ class AnnotationStore:
         """The annotator's next plot, or None when they are done.
 
         An open assignment (shown but not submitted) comes back first, so a reloaded link
-        resumes. Otherwise the plot with the fewest annotations (then fewest assignments) is
-        chosen, ties broken by the annotator's own seeded permutation of the study's plots.
+        resumes. Attention checks are mixed in at the study's rate. Otherwise the study's policy
+        picks the plot (perception.routing): "balanced" takes the one with the fewest annotations
+        (then fewest assignments), "ambiguity" the most ambiguous one that has not met the
+        stopping rule; ties are broken by the annotator's own seeded permutation. The render
+        variant is the plot's least used one, ties broken the same way.
         """
         for _ in range(3):  # retried when the same annotator races themselves (two tabs)
             try:
@@ -472,22 +759,64 @@ class AnnotationStore:
             by_plot = {sp.plot_id: sp for sp in st.plots}
             for assignment in sorted(mine.values(), key=lambda a: a.id):
                 if assignment.plot_id not in done:
-                    return self._task(by_plot[assignment.plot_id], assignment.created_at)
-            total = st.per_annotator or len(st.plots)
-            if len(mine.keys() | done) >= total:
+                    return self._task(by_plot[assignment.plot_id], assignment.created_at, assignment.variant)
+            seen = mine.keys() | done
+            checks_seen = sum(by_plot[p].kind == "check" for p in seen)
+            plots_seen = len(seen) - checks_seen
+            total = self._total(st)
+            checks_total = n_checks(st.attention_rate, total)
+            if plots_seen >= total and checks_seen >= checks_total:
                 return None
+            # A check is due once the share of checks so far would fall below the rate.
+            check_due = checks_seen < checks_total and (
+                plots_seen >= total or checks_seen < round(st.attention_rate * (len(seen) + 1)))
+            kind = "check" if check_due else "plot"
             n_ann = self._counts(s, Annotation, st.id)
             n_asg = self._counts(s, Assignment, st.id)
             rank = np.random.default_rng([st.seed, who.id]).permutation(len(st.plots))
             candidates = [(n_ann.get(sp.plot_id, 0), n_asg.get(sp.plot_id, 0), int(rank[i]), sp)
-                          for i, sp in enumerate(st.plots) if sp.plot_id not in mine and sp.plot_id not in done]
+                          for i, sp in enumerate(st.plots) if sp.kind == kind and sp.plot_id not in seen]
+            if kind == "plot" and st.policy == "ambiguity":
+                candidates = self._by_ambiguity(s, st, candidates)
             if not candidates:
                 return None
             chosen = min(candidates, key=lambda c: c[:3])[3]
-            assignment = Assignment(study_id=st.id, annotator_id=who.id, plot_id=chosen.plot_id, created_at=_now())
+            variant = self._variant(s, st, chosen, who)
+            assignment = Assignment(study_id=st.id, annotator_id=who.id, plot_id=chosen.plot_id,
+                                    created_at=_now(), variant=variant)
             s.add(assignment)
             s.flush()
-            return self._task(chosen, assignment.created_at)
+            return self._task(chosen, assignment.created_at, variant)
+
+    @staticmethod
+    def _total(st: Study) -> int:
+        return st.per_annotator or sum(sp.kind == "plot" for sp in st.plots)
+
+    @staticmethod
+    def _variant(s, st: Study, sp: StudyPlot, who: Annotator) -> int:
+        n = len(json.loads(sp.render)) if sp.render else 1
+        used = dict(s.execute(select(Assignment.variant, func.count())
+                              .where(Assignment.study_id == st.id, Assignment.plot_id == sp.plot_id)
+                              .group_by(Assignment.variant)).all())
+        rank = np.random.default_rng([st.seed, who.id, sp.plot_id]).permutation(n)
+        return min(range(n), key=lambda v: (used.get(v, 0), int(rank[v])))
+
+    def _by_ambiguity(self, s, st: Study, candidates: list) -> list:
+        """Candidates re-keyed by the ambiguity policy; plots that met the stopping rule drop out."""
+        ids = {c[3].plot_id for c in candidates}
+        rows = s.execute(select(Annotation.id, Annotation.plot_id, Annotation.labels)
+                         .where(Annotation.study_id == st.id, Annotation.plot_id.in_(ids))
+                         .order_by(Annotation.id)).all()
+        by_plot: dict[int, list] = {}
+        for ann_id, plot_id, labels in rows:
+            by_plot.setdefault(plot_id, []).append((ann_id, labels))
+        keyed = []
+        for n_ann, n_asg, rank, sp in candidates:
+            state = self._routing.state(st.id, sp.plot_id, by_plot.get(sp.plot_id, []), sp.prior)
+            if state.finished(st.target_width):
+                continue
+            keyed.append((-state.priority, n_ann + n_asg, rank, sp))
+        return keyed
 
     @staticmethod
     def _counts(s, model, study_id: int) -> dict[int, int]:
@@ -496,21 +825,23 @@ class AnnotationStore:
         return {plot_id: count for plot_id, count in rows}
 
     @staticmethod
-    def _task(sp: StudyPlot, started_at=None) -> PlotTask:
+    def _task(sp: StudyPlot, started_at=None, variant: int = 0) -> PlotTask:
         xy = np.frombuffer(sp.plot.points, dtype="<f8").reshape(-1, 2).copy()
         shown = None if sp.shown is None else np.frombuffer(sp.shown, dtype="<i4").astype(np.int64)
-        return PlotTask(sp.plot_id, sp.name, sp.position, xy, shown, started_at)
+        return PlotTask(sp.plot_id, sp.name, sp.position, xy, shown, started_at,
+                        _plot_renders(sp, xy)[variant], variant, sp.kind)
 
     def plot(self, study, plot_id: int) -> PlotTask:
         with self._tx() as s:
             return self._task(self._study_plot(s, self._study(s, study), plot_id))
 
-    def plots(self, study) -> list[PlotSummary]:
+    def plots(self, study, include_checks: bool = False) -> list[PlotSummary]:
+        """The study's plots in order; attention checks only on request."""
         with self._tx() as s:
             st = self._study(s, study)
             counts = self._counts(s, Annotation, st.id)
             return [PlotSummary(sp.plot_id, sp.name, sp.plot.n_points, counts.get(sp.plot_id, 0))
-                    for sp in st.plots]
+                    for sp in st.plots if include_checks or sp.kind == "plot"]
 
     @staticmethod
     def _study_plot(s, study: Study, plot_id) -> StudyPlot:
@@ -522,42 +853,53 @@ class AnnotationStore:
     # --- annotations ---------------------------------------------------------------------
 
     def submit(self, study, plot_id: int, annotator, labels, key: str | None = None,
-               seconds: float | None = None) -> AnnotationRecord:
+               seconds: float | None = None, viewport: dict | None = None,
+               lassos: list | None = None) -> AnnotationRecord:
         """Store one labelling (``labels[i]`` = cluster of point i, -1 = not lassoed).
 
         ``key`` makes the submission idempotent: sending the same key again returns the
         stored record instead of adding another (None: a fresh key, no such protection).
+        The render settings of the assigned variant are stored with it, with the annotator's
+        ``viewport`` ({"x": [lo, hi], "y": [lo, hi]}) where zooming was allowed and their
+        ``lassos`` ([{"cluster", "x", "y"}] in data coordinates) for replays.
         """
         arr = _labels(labels)
         key, seconds = _key(key), _seconds(seconds)
-        try:
-            with self._tx() as s:
-                st = self._study(s, study)
-                existing = s.scalar(select(Annotation).where(Annotation.study_id == st.id, Annotation.key == key))
-                if existing is not None:
-                    return self._repeat(s, existing, plot_id, annotator, arr)
-                who = self._annotator(s, st, annotator)
-                sp = self._study_plot(s, st, plot_id)
-                arr = _labels(arr, sp.plot.n_points)
-                if s.scalar(select(Annotation.id).where(Annotation.annotator_id == who.id,
-                                                        Annotation.plot_id == sp.plot_id)) is not None:
-                    raise AlreadyAnnotated(f"{who.name} has already annotated plot {sp.plot_id}")
-                started = s.scalar(select(Assignment.created_at).where(Assignment.annotator_id == who.id,
-                                                                       Assignment.plot_id == sp.plot_id))
-                row = Annotation(study_id=st.id, plot_id=sp.plot_id, annotator_id=who.id, key=key,
-                                 labels=arr.tobytes(), seconds=seconds, started_at=started,
-                                 created_at=_now(), app_version=_app_version())
-                s.add(row)
-                s.flush()
-                return self._record(row, who.name)
-        except IntegrityError:
-            # A concurrent request committed first (same key, or same annotator and plot).
-            with self._tx() as s:
-                existing = s.scalar(select(Annotation).where(Annotation.study_id == _id(study),
-                                                             Annotation.key == key))
-                if existing is not None:
-                    return self._repeat(s, existing, plot_id, annotator, arr)
-            raise AlreadyAnnotated(f"plot {_id(plot_id)} has already been annotated by this annotator") from None
+        viewport_json, lassos_json = _viewport(viewport), _lassos(lassos)
+        study_id, plot_id, annotator_id = _id(study), _id(plot_id), _id(annotator)
+        # Two statements on the hot path: one SELECT that validates study, annotator and plot at
+        # once, then one INSERT whose ON CONFLICT DO NOTHING makes a repeat (same key, or same
+        # annotator and plot) a no-op instead of an error; only then is the stored row looked up.
+        with self._submit_tx() as s:
+            found = s.execute(self._submit_check, dict(study=study_id, plot=plot_id, who=annotator_id)).first()
+            if found is None:
+                self._explain_missing(s, study_id, plot_id, annotator_id)
+            name, n_points, started, variant, renders = found
+            arr = _labels(arr, n_points)
+            variant = variant or 0
+            render = None if renders is None else json.dumps(json.loads(renders)[variant], sort_keys=True)
+            now = _now()
+            values = dict(study_id=study_id, plot_id=plot_id, annotator_id=annotator_id, key=key,
+                          labels=arr.tobytes(), seconds=seconds, started_at=started, created_at=now,
+                          app_version=APP_VERSION, variant=variant, render=render, viewport=viewport_json,
+                          lassos=lassos_json)
+            new_id = s.scalar(self._submit_insert, values)
+            if new_id is not None:
+                return AnnotationRecord(new_id, study_id, plot_id, annotator_id, name, key,
+                                        arr.astype(np.int64), seconds, _utc(started), now, APP_VERSION, variant,
+                                        None if render is None else RenderSettings.from_json(render),
+                                        _loads(viewport_json), _loads(lassos_json))
+            existing = s.scalar(select(Annotation).where(Annotation.study_id == study_id, Annotation.key == key))
+            if existing is not None:
+                return self._repeat(s, existing, plot_id, annotator_id, arr)
+            raise AlreadyAnnotated(f"{name} has already annotated plot {plot_id}")
+
+    def _explain_missing(self, s, study_id: int, plot_id: int, annotator_id: int):
+        """Raise the error that says which of study, annotator and plot is wrong."""
+        st = self._study(s, study_id)
+        self._annotator(s, st, annotator_id)
+        self._study_plot(s, st, plot_id)
+        raise StoreError("the submission does not match the study")  # unreachable unless rows vanish
 
     def _repeat(self, s, existing: Annotation, plot_id, annotator, arr) -> AnnotationRecord:
         same = (existing.plot_id == _id(plot_id) and existing.annotator_id == _id(annotator)
@@ -570,21 +912,34 @@ class AnnotationStore:
     def _record(row: Annotation, annotator_name: str) -> AnnotationRecord:
         return AnnotationRecord(row.id, row.study_id, row.plot_id, row.annotator_id, annotator_name, row.key,
                                 np.frombuffer(row.labels, dtype="<i4").astype(np.int64), row.seconds,
-                                _utc(row.started_at), _utc(row.created_at), row.app_version)
+                                _utc(row.started_at), _utc(row.created_at), row.app_version, row.variant,
+                                None if row.render is None else RenderSettings.from_json(row.render),
+                                _loads(row.viewport), _loads(row.lassos))
 
-    def annotations(self, study, plot_id: int | None = None) -> list[AnnotationRecord]:
-        """Every annotation of the study (or of one of its plots), oldest first."""
+    def annotations(self, study, plot_id: int | None = None, exclude_flagged: bool = False,
+                    variant: int | None = None, kind: str | None = None) -> list[AnnotationRecord]:
+        """Every annotation of the study (or of one of its plots), oldest first.
+
+        ``exclude_flagged`` drops annotators who failed an attention check (see :meth:`flagged`);
+        ``variant`` keeps one render variant; ``kind`` "plot" or "check" keeps those plots only.
+        """
+        dropped = self.flagged(study) if exclude_flagged else set()
         with self._tx() as s:
             st = self._study(s, study)
             query = (select(Annotation, Annotator.name).join(Annotator, Annotator.id == Annotation.annotator_id)
                      .where(Annotation.study_id == st.id).order_by(Annotation.id))
             if plot_id is not None:
                 query = query.where(Annotation.plot_id == self._study_plot(s, st, plot_id).plot_id)
-            return [self._record(row, name) for row, name in s.execute(query)]
+            if variant is not None:
+                query = query.where(Annotation.variant == int(variant))
+            if kind is not None:
+                query = query.join(StudyPlot, (StudyPlot.study_id == st.id)
+                                   & (StudyPlot.plot_id == Annotation.plot_id)).where(StudyPlot.kind == kind)
+            return [self._record(row, name) for row, name in s.execute(query) if row.annotator_id not in dropped]
 
-    def labelings(self, study, plot_id: int) -> np.ndarray:
+    def labelings(self, study, plot_id: int, exclude_flagged: bool = False, variant: int | None = None) -> np.ndarray:
         """The annotations of one plot as an int array (m, n), -1 = not lassoed."""
-        records = self.annotations(study, plot_id)
+        records = self.annotations(study, plot_id, exclude_flagged=exclude_flagged, variant=variant)
         if not records:
             return np.empty((0, self.plot(study, plot_id).xy.shape[0]), dtype=np.int64)
         return np.stack([r.labels for r in records])
@@ -594,25 +949,91 @@ class AnnotationStore:
             st = self._study(s, study)
             who = self._annotator(s, st, annotator)
             done = s.scalar(select(func.count()).select_from(Annotation).where(Annotation.annotator_id == who.id))
-            return Progress(int(done), st.per_annotator or len(st.plots))
+            total = self._total(st)
+            return Progress(int(done), total + n_checks(st.attention_rate, total))
+
+    # --- quality control -----------------------------------------------------------------
+
+    def attention_scores(self, study) -> dict[int, list[float]]:
+        """Per annotator: AMI of each of their attention-check labellings with the known answer."""
+        from sklearn.metrics import adjusted_mutual_info_score
+
+        with self._tx() as s:
+            st = self._study(s, study)
+            truth = {sp.plot_id: np.frombuffer(sp.truth, dtype="<i4") for sp in st.plots
+                     if sp.kind == "check" and sp.truth is not None}
+            rows = s.execute(select(Annotation.annotator_id, Annotation.plot_id, Annotation.labels)
+                             .where(Annotation.study_id == st.id, Annotation.plot_id.in_(truth))).all()
+        scores: dict[int, list[float]] = {}
+        for who, plot_id, labels in rows:
+            # Unlassoed points count as one more class, as everywhere in perception.agreement.
+            ami = adjusted_mutual_info_score(truth[plot_id], np.frombuffer(labels, dtype="<i4"))
+            scores.setdefault(who, []).append(float(ami))
+        return scores
+
+    def flagged(self, study) -> set[int]:
+        """Annotators who labelled an attention check with AMI below CHECK_MIN_AMI."""
+        return {who for who, scores in self.attention_scores(study).items() if min(scores) < CHECK_MIN_AMI}
+
+    def annotator_stats(self, study, exclude_flagged: bool = False) -> list[AnnotatorStats]:
+        """Per annotator: annotations, median seconds per plot, leave-one-out kappa_alpha (their
+        agreement with the others on the plots they share, others filtered by ``exclude_flagged``)
+        and attention-check score."""
+        from perception.agreement import kappa_alpha
+
+        scores, flagged = self.attention_scores(study), self.flagged(study)
+        records = self.annotations(study, kind="plot")
+        by_plot: dict[int, list[AnnotationRecord]] = {}
+        for r in records:
+            if not (exclude_flagged and r.annotator_id in flagged):
+                by_plot.setdefault(r.plot_id, []).append(r)
+        out = []
+        for who in self.annotators(study):
+            if exclude_flagged and who.id in flagged:
+                continue
+            mine = [r for r in records if r.annotator_id == who.id]
+            kappas = []
+            for r in mine:
+                others = [o.labels for o in by_plot.get(r.plot_id, []) if o.annotator_id != who.id]
+                if len(others) >= 2:  # alpha among the others needs two of them
+                    kappas.append(kappa_alpha(r.labels, np.stack(others)))
+            seconds = [r.seconds for r in mine if r.seconds is not None]
+            out.append(AnnotatorStats(who.id, who.name, len(mine), float(np.median(seconds)) if seconds else None,
+                                      float(np.mean(kappas)) if kappas else None,
+                                      min(scores[who.id]) if who.id in scores else None, who.id in flagged))
+        return out
+
+    # --- replay --------------------------------------------------------------------------
+
+    def replay(self, study, plot_id: int, annotator) -> bytes:
+        """PNG of the plot as ``annotator`` saw it (settings, viewport), their labels and lassos coloured."""
+        mine = [r for r in self.annotations(study, plot_id) if r.annotator_id == _id(annotator)]
+        if not mine:
+            raise StoreError(f"annotator {_id(annotator)} has not annotated plot {_id(plot_id)}")
+        record, task = mine[0], self.plot(study, plot_id)
+        settings = record.render or task.render
+        labels = record.labels if task.shown is None else record.labels[task.shown]
+        return render_png(task.shown_xy, settings, labels=labels, lassos=record.lassos, viewport=record.viewport)
 
     # --- export / import -----------------------------------------------------------------
 
-    def export_frame(self, study) -> pd.DataFrame:
+    def export_frame(self, study, exclude_flagged: bool = False) -> pd.DataFrame:
         """One row per (plot, annotation, point); plots nobody annotated get one row per point
         with an empty annotator and label, so the points always travel with the labels."""
         with self._tx() as s:
             st = self._study(s, study)
-            plots = [self._task(sp) for sp in st.plots]
+            plots = [(self._task(sp), sp.kind, sp.render, sp.truth) for sp in st.plots]
         by_plot: dict[int, list[AnnotationRecord]] = {}
-        for record in self.annotations(study):
+        for record in self.annotations(study, exclude_flagged=exclude_flagged):
             by_plot.setdefault(record.plot_id, []).append(record)
         parts = []
-        for task in plots:
+        for task, kind, render, truth in plots:
             n = len(task.xy)
             shown = np.ones(n, dtype=bool) if task.shown is None else np.isin(np.arange(n), task.shown)
+            truth = pd.array(np.full(n, pd.NA) if truth is None else np.frombuffer(truth, "<i4"), dtype="Int32")
             base = {"study": st.name, "plot_id": task.plot_id, "plot": task.name, "point": np.arange(n),
-                    "x": task.xy[:, 0], "y": task.xy[:, 1], "shown": shown}
+                    "x": task.xy[:, 0], "y": task.xy[:, 1], "shown": shown, "kind": kind, "truth": truth,
+                    "plot_render": render or json.dumps([task.render.to_dict()])}
             for r in by_plot.get(task.plot_id) or [None]:
                 parts.append(pd.DataFrame({
                     **base,
@@ -621,17 +1042,21 @@ class AnnotationStore:
                     "seconds": np.nan if r is None or r.seconds is None else r.seconds,
                     "created_at": None if r is None else r.created_at.isoformat(),
                     "app_version": None if r is None else r.app_version,
+                    "variant": pd.array([pd.NA if r is None else r.variant] * n, dtype="Int32"),
+                    "render": None if r is None or r.render is None else r.render.to_json(),
+                    "viewport": None if r is None or r.viewport is None else json.dumps(r.viewport),
+                    "lassos": None if r is None or r.lassos is None else json.dumps(r.lassos),
                     "label": pd.array(np.full(n, pd.NA) if r is None else r.labels, dtype="Int32"),
                 }))
         return pd.concat(parts, ignore_index=True)
 
-    def export(self, study, path) -> Path:
+    def export(self, study, path, exclude_flagged: bool = False) -> Path:
         """Write :meth:`export_frame` to ``path`` (.csv, .parquet or .json by its suffix)."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in EXPORT_FORMATS:
             raise StoreError(f"cannot export to '{path.name}': use one of {', '.join(EXPORT_FORMATS)}")
-        frame = self.export_frame(study)
+        frame = self.export_frame(study, exclude_flagged=exclude_flagged)
         if suffix == ".csv":
             frame.to_csv(path, index=False)
         elif suffix == ".parquet":
@@ -650,15 +1075,7 @@ class AnnotationStore:
         knows, since only hashes were ever stored.
         """
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype={"annotator": "string", "key": "string", "plot": "string"})
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        elif suffix == ".json":
-            frame = pd.DataFrame(json.loads(path.read_text()))
-        else:
-            raise StoreError(f"cannot import '{path.name}': use one of {', '.join(EXPORT_FORMATS)}")
+        frame = read_export(path)
         missing = {"plot_id", "point", "x", "y", "annotator", "label"} - set(frame.columns)
         if missing:
             raise StoreError(f"'{path.name}' lacks the columns {sorted(missing)}")
@@ -673,7 +1090,15 @@ class AnnotationStore:
             if "shown" in points and not points["shown"].astype(bool).all():
                 shown = np.flatnonzero(points["shown"].astype(bool).to_numpy()).astype("<i4").tobytes()
             plot_name = str(points["plot"].iloc[0]) if "plot" in points else f"plot {plot_id}"
-            items.append((plot_name, _points(points[["x", "y"]].to_numpy(dtype=np.float64)), shown))
+            item = dict(name=plot_name, xy=_points(points[["x", "y"]].to_numpy(dtype=np.float64)), shown=shown)
+            first_point = points.iloc[0]
+            if "kind" in points and pd.notna(first_point["kind"]):
+                item["kind"] = str(first_point["kind"])
+            if item.get("kind") == "check" and "truth" in points:
+                item["truth"] = _labels(points["truth"].to_numpy(dtype=np.float64))
+            if "plot_render" in points and pd.notna(first_point["plot_render"]):
+                item["render"] = str(first_point["plot_render"])
+            items.append(item)
             labelled = rows[rows["annotator"].notna()]
             group_by = ["annotator", "key"] if "key" in labelled and labelled["key"].notna().all() else ["annotator"]
             for group, ann in labelled.groupby(group_by, sort=False):
@@ -689,7 +1114,9 @@ class AnnotationStore:
                     created_at=pd.Timestamp(first["created_at"]).to_pydatetime() if "created_at" in ann and pd.notna(
                         first["created_at"]) else _now(),
                     app_version=str(first["app_version"])[:50] if "app_version" in ann and pd.notna(
-                        first["app_version"]) else "unknown"))
+                        first["app_version"]) else "unknown",
+                    **{col: first[col] if col in ann and pd.notna(first[col]) else None
+                       for col in ("variant", "render", "viewport", "lassos")}))
         with self._tx() as s:
             info = self._create(s, name, items, None, 0, None)
             positions = {sp.position: sp for sp in self._study(s, info.id).plots}
@@ -704,6 +1131,8 @@ class AnnotationStore:
                 s.add(Annotation(study_id=info.id, plot_id=sp.plot_id, annotator_id=who[a["annotator"]].id,
                                  key=a["key"], labels=_labels(a["labels"], sp.plot.n_points).tobytes(),
                                  seconds=a["seconds"], started_at=None, created_at=a["created_at"],
-                                 app_version=a["app_version"]))
+                                 app_version=a["app_version"], variant=int(a["variant"] or 0),
+                                 render=None if a["render"] is None else str(a["render"]),
+                                 viewport=_viewport(_loads(a["viewport"])), lassos=_lassos(_loads(a["lassos"]))))
             s.flush()
         return info

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+from sqlalchemy import (DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -23,6 +23,12 @@ class Study(Base):
     per_annotator: Mapped[int | None] = mapped_column(Integer, nullable=True)
     seed: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Share of each annotator's items that are attention checks (0 = none).
+    attention_rate: Mapped[float] = mapped_column(Float, server_default="0")
+    policy: Mapped[str] = mapped_column(String(20), server_default="balanced")  # see perception.routing
+    # Stopping rule of the "ambiguity" policy: width of the 90% interval of human ambiguity.
+    target_width: Mapped[float] = mapped_column(Float, server_default="0.1")
+    render_variants: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list, as requested
 
     plots: Mapped[list[StudyPlot]] = relationship(back_populates="study", order_by="StudyPlot.position")
 
@@ -49,6 +55,11 @@ class StudyPlot(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Sorted little-endian int32 indices of the displayed subsample; NULL = every point is shown.
     shown: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # JSON list of resolved RenderSettings, one per render variant of the study.
+    render: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kind: Mapped[str] = mapped_column(String(10), server_default="plot")  # "plot" or "check"
+    truth: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # a check's answer, int32
+    prior: Mapped[float | None] = mapped_column(Float, nullable=True)  # CLAMS ambiguity, for routing
 
     study: Mapped[Study] = relationship(back_populates="plots")
     plot: Mapped[Plot] = relationship()
@@ -76,6 +87,7 @@ class Assignment(Base):
     annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="CASCADE"))
     plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    variant: Mapped[int] = mapped_column(Integer, server_default="0")  # index into the plot's render list
 
 
 class Annotation(Base):
@@ -96,3 +108,7 @@ class Annotation(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     app_version: Mapped[str] = mapped_column(String(50))
+    variant: Mapped[int] = mapped_column(Integer, server_default="0")
+    render: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON RenderSettings as shown
+    viewport: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {"x": [lo, hi], "y": [lo, hi]}
+    lassos: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [{"cluster", "x", "y"}], data coords

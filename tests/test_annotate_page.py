@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, free_port, wait_for_http
 
-from data import display_normalize
 from data.store import AnnotationStore
-from app.pages.annotate import PAD, SIZE, _consecutive
+from data.store_models import StudyPlot
+from app.pages.annotate import _consecutive
 
 pytestmark = pytest.mark.browser
 
@@ -64,11 +64,15 @@ def clusters() -> tuple[np.ndarray, list[np.ndarray]]:
     return xy, [np.arange(sizes[i], sizes[i + 1]) for i in range(3)]
 
 
-def lasso(page, box, points: np.ndarray, margin: float = 0.03):
-    """Drag the mouse around the bounding box of ``points`` (display coordinates)."""
-    def px(x, y):
-        return box["x"] + (x + PAD) / (2 * PAD) * SIZE, box["y"] + (PAD - y) / (2 * PAD) * SIZE
+def lasso(page, box, points: np.ndarray, settings, margin: float = 0.03):
+    """Drag the mouse around the bounding box of ``points`` (data coordinates), drawn with ``settings``."""
+    (ax0, ax1), (ay0, ay1) = settings.x_range, settings.y_range
 
+    def px(x, y):
+        return (box["x"] + (x - ax0) / (ax1 - ax0) * settings.width,
+                box["y"] + (ay1 - y) / (ay1 - ay0) * settings.height)
+
+    margin *= max(ax1 - ax0, ay1 - ay0)
     (x0, y0), (x1, y1) = points.min(axis=0) - margin, points.max(axis=0) + margin
     corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
     page.mouse.move(*px(*corners[0]))
@@ -91,10 +95,10 @@ def test_annotator_lassos_two_clusters_and_admin_exports(served, page, tmp_path)
     canvas.wait_for()
     page.wait_for_timeout(1000)  # let the layout settle before measuring
     box = canvas.bounding_box()
-    shown = display_normalize(xy)
-    lasso(page, box, shown[groups[0]])
+    settings = store.plot(info, store.plots(info)[0].plot_id).render
+    lasso(page, box, xy[groups[0]], settings)
     page.wait_for_timeout(500)
-    lasso(page, box, shown[groups[1]])
+    lasso(page, box, xy[groups[1]], settings)
     page.wait_for_timeout(500)
     page.locator(".vc-submit button").click()
     page.get_by_text("All done").wait_for(timeout=30_000)
@@ -103,7 +107,7 @@ def test_annotator_lassos_two_clusters_and_admin_exports(served, page, tmp_path)
     expected = np.full(len(xy), -1)
     expected[groups[0]], expected[groups[1]] = 0, 1
     np.testing.assert_array_equal(record.labels, expected)
-    assert record.seconds > 0
+    assert record.seconds > 0 and [lasso["cluster"] for lasso in record.lassos] == [0, 1]
 
     page.goto(f"{url}?study={info.id}&admin={info.admin_token}")
     page.locator(".vc-admin-table").wait_for(timeout=60_000)
@@ -111,6 +115,41 @@ def test_annotator_lassos_two_clusters_and_admin_exports(served, page, tmp_path)
         page.locator(".vc-export button").click()
     text = open(download.value.path()).read()
     assert "lasso-tester" in text and record.key in text
+    page.locator(".vc-replay img").wait_for(timeout=30_000)  # the admin sees the same replay
+
+
+def test_annotator_passes_an_attention_check(served, page):
+    """One real plot and one attention check (rate 0.5); the annotator lassos every cluster of each."""
+    url, store = served
+    xy, groups = clusters()
+    info = store.create_study("checked", [xy + 50], attention_rate=0.5, seed=5)
+    token = store.add_annotator(info, name="careful")
+    who = store.annotator_for_token(info, token)
+    page.set_viewport_size({"width": 1280, "height": 1200})
+    page.goto(f"{url}?study={info.id}&token={token}")
+    kinds = []
+    for step in (1, 2):
+        page.get_by_text(f"Plot {step} of 2").wait_for(timeout=60_000)
+        task = store.next_plot(info, who)  # the page's open assignment
+        kinds.append(task.kind)
+        if task.kind == "check":
+            with store._sessions() as s:
+                truth = np.frombuffer(s.get(StudyPlot, (info.id, task.plot_id)).truth, "<i4")
+            parts = [np.flatnonzero(truth == k) for k in np.unique(truth)]
+        else:
+            parts = groups[:2]
+        canvas = page.locator("canvas").first
+        page.wait_for_timeout(800)
+        box = canvas.bounding_box()
+        for part in parts:
+            lasso(page, box, task.xy[part], task.render, margin=0.01)
+            page.wait_for_timeout(400)
+        page.locator(".vc-submit button").click()
+    page.get_by_text("All done").wait_for(timeout=30_000)
+    assert sorted(kinds) == ["check", "plot"]
+    assert store.flagged(info) == set()
+    [score] = store.attention_scores(info)[who.id]
+    assert score > 0.8
 
 
 def test_wrong_token_is_refused(served, page):

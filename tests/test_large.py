@@ -63,3 +63,20 @@ def test_cluster_many_through_dask(tmp_path):
     assert list(summary["clusters"][:2]) == [2, 3]
     assert "numeric" in summary["error"].iloc[2]
     assert len(pd.read_csv(tmp_path / "out" / "blobs3.labels.gmm.csv")) == 400
+
+
+def test_ambiguity_many_ranks_plots(tmp_path):
+    import subprocess
+    import sys
+
+    from data import generate, save
+
+    save(generate.two_gaussians(500, distance=3.5, seed=1), tmp_path / "close.csv")
+    save(generate.two_gaussians(500, distance=12, seed=1), tmp_path / "apart.csv")
+    save(generate.blobs(500, k=1, seed=1), tmp_path / "one.csv")
+    out = subprocess.run([sys.executable, "-m", "app.cli", "ambiguity", str(tmp_path), "--many",
+                          "-o", str(tmp_path / "table.csv")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert table["ambiguity"].is_monotonic_increasing
+    assert table.set_index("file").loc["close.csv", "ambiguity"] > table.set_index("file").loc["apart.csv", "ambiguity"]

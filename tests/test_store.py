@@ -277,3 +277,38 @@ def test_cli_create_export_import(tmp_path, capsys):
     assert "imported study 2" in capsys.readouterr().out
     assert main(["annotations", "export", "9", "-o", str(tmp_path / "b.csv"), "--db", db]) == 2
     assert "no study 9" in capsys.readouterr().err
+
+
+def test_upgrade_from_0001_keeps_data_and_fills_defaults(url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, insert
+
+    from data.store_models import Annotation, Annotator, Plot, Study, StudyPlot
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(store_mod.Path(store_mod.__file__).parent / "migrations"))
+    engine = create_engine(url)
+    xy = plots(1)[0]
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        now = store_mod._now()
+        # 0001's columns only, as a study written before 0002 would have them
+        conn.execute(insert(Study.__table__).values(id=1, name="old", admin_token_hash="0" * 64, seed=0,
+                                                    created_at=now))
+        conn.execute(insert(Plot.__table__).values(id=1, sha256="a" * 64, n_points=30, points=xy.tobytes()))
+        conn.execute(insert(StudyPlot.__table__).values(study_id=1, plot_id=1, position=0, name="p"))
+        conn.execute(insert(Annotator.__table__).values(id=1, study_id=1, name="ann", token_hash="b" * 64,
+                                                        created_at=now))
+        conn.execute(insert(Annotation.__table__).values(
+            id=1, study_id=1, plot_id=1, annotator_id=1, key="k", labels=np.zeros(30, "<i4").tobytes(),
+            created_at=now, app_version="old"))
+    engine.dispose()
+    with AnnotationStore(url) as s:
+        info = s.study(1)
+        assert (info.policy, info.attention_rate, info.n_plots) == ("balanced", 0.0, 1)
+        [record] = s.annotations(1)
+        assert record.variant == 0 and record.render is None
+        assert s.plot(1, 1).render.x_range is not None  # default settings, resolved from the points
+        assert s.replay(1, 1, 1)[:4] == b"\x89PNG"

@@ -7,12 +7,17 @@ from pathlib import Path
 
 def register(sub):
     p = sub.add_parser("ambiguity", help="cluster ambiguity of a scatterplot (CLAMS, 0 = unambiguous)")
-    p.add_argument("input", help="file, benchmark DIR/NAME or bundled data set name")
+    p.add_argument("input", help="file, benchmark DIR/NAME or bundled data set name; a folder with --many")
     p.add_argument("-x", help="x column (name or index)")
     p.add_argument("-y", help="y column (name or index)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="separability model JSON (default: the shipped one)")
     p.add_argument("--json", action="store_true", help="print JSON with components and pair probabilities")
+    p.add_argument("--many", action="store_true", help="score every plot file in the INPUT folder in parallel "
+                   "on a Dask cluster and print a table ranked by ambiguity")
+    p.add_argument("--scheduler", help="Dask scheduler address (default: $VISCLUST_DASK_SCHEDULER or a "
+                   "local cluster)")
+    p.add_argument("-o", "--output", help="with --many: write the table here (.csv or .parquet)")
     p.set_defaults(run=_ambiguity)
 
     p = sub.add_parser("train-separability", help="retrain CLAMS' pairwise p(one cluster) regressor",
@@ -33,10 +38,38 @@ def register(sub):
     p.set_defaults(run=_evaluate)
 
 
+def ambiguity_file(path, seed: int = 0, model=None) -> dict:
+    """CLAMS on one plot file (a Dask task of `visclust ambiguity --many`)."""
+    import data
+    from perception.clams import CLAMS
+
+    plot = data.load(path)
+    est = CLAMS(model=model, random_state=seed).fit(plot)
+    return {"n": len(plot), "ambiguity": est.ambiguity_,
+            "components": est.n_components_, "seconds": round(est.runtime_, 3)}
+
+
+def _ambiguity_many(args):
+    from functools import partial
+
+    from data.batch import map_plots, plot_files
+
+    table = map_plots(partial(ambiguity_file, seed=args.seed, model=args.model), plot_files(args.input),
+                      scheduler=args.scheduler)
+    if "ambiguity" in table:
+        table = table.sort_values("ambiguity", na_position="last", kind="stable")
+    print(table.to_string(index=False))
+    if args.output:
+        out = Path(args.output)
+        (table.to_parquet if out.suffix in (".parquet", ".pq") else table.to_csv)(out, index=False)
+
+
 def _ambiguity(args):
     import data
     from perception.clams import CLAMS
 
+    if args.many:
+        return _ambiguity_many(args)
     plot = data.load(args.input, x=args.x, y=args.y)
     est = CLAMS(model=args.model, random_state=args.seed).fit(plot)
     if not args.json:

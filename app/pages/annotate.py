@@ -14,16 +14,13 @@ from urllib.parse import urlencode
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, LassoSelectTool, Range1d
-from bokeh.palettes import Category10_10
+from bokeh.events import SelectionGeometry
+from bokeh.models import ColumnDataSource, LassoSelectTool, Range1d, ResetTool, WheelZoomTool
 from bokeh.plotting import figure
 
 import data
+from data.render import label_colors, points_in_polygon
 from data.store import AlreadyAnnotated, AnnotationStore, StoreError, default_url
-
-SIZE = 560        # plot frame in pixels; square, so the plot keeps its aspect
-PAD = 0.55        # display coordinates lie in [-0.5, 0.5]; a margin keeps edge points lassoable
-UNLASSOED = "#b3b3b3"
 INSTRUCTIONS = """
 ### Which clusters do you see?
 Draw around each group of points that you see as **one cluster** by holding the mouse button and
@@ -119,7 +116,8 @@ class AnnotatorSession:
         self.store, self.study_id, self.who = store, study_id, who
         self.source = ColumnDataSource({"x": [], "y": [], "color": []})
         self.figure = self._figure()
-        self.progress = pn.indicators.Progress(value=0, max=1, width=SIZE, css_classes=["vc-progress"])
+        self.lassos: list[dict] = []
+        self.progress = pn.indicators.Progress(value=0, max=1, width=560, css_classes=["vc-progress"])
         self.caption = pn.pane.Markdown(css_classes=["vc-plot-caption"])
         self.message = pn.pane.Markdown(css_classes=["vc-message"])
         buttons = {name: pn.widgets.Button(name=name, css_classes=[f"vc-{name.lower().replace(' ', '-')}"],
@@ -134,23 +132,41 @@ class AnnotatorSession:
                                    pn.Row(*buttons.values()))
         self.view = pn.Column(pn.pane.Markdown(INSTRUCTIONS), self.progress, self.message, self.workspace,
                               css_classes=["vc-annotate"])
-        self.source.selected.on_change("indices", self._on_lasso)
+        # The lasso polygon (data coordinates) is the source of truth: points inside it are
+        # computed here, so a replay from the stored polygon matches what was labelled.
+        self.figure.on_event(SelectionGeometry, self._on_lasso)
         self._load_next()
 
     def _figure(self):
-        fig = figure(frame_width=SIZE, frame_height=SIZE, x_range=Range1d(-PAD, PAD), y_range=Range1d(-PAD, PAD),
-                     tools="", toolbar_location=None, min_border=0, match_aspect=True)
+        fig = figure(frame_width=560, frame_height=560, x_range=Range1d(0, 1), y_range=Range1d(0, 1),
+                     tools="", toolbar_location=None, min_border=0)
         # continuous=False: the selection is sent once, when the mouse button is released.
         lasso = LassoSelectTool(continuous=False)
-        fig.add_tools(lasso)
+        self.zoom_tools = [WheelZoomTool(), ResetTool()]
+        fig.add_tools(lasso, *self.zoom_tools)
         fig.toolbar.active_drag = lasso
         fig.axis.visible = False
         fig.grid.visible = False
-        renderer = fig.scatter("x", "y", source=self.source, color="color", size=5, alpha=0.85)
+        self.renderer = fig.scatter("x", "y", source=self.source, color="color", size=5, alpha=0.85)
         # Selection only feeds the lasso logic; colours come from the cluster labels.
-        renderer.selection_glyph = None
-        renderer.nonselection_glyph = None
+        self.renderer.selection_glyph = None
+        self.renderer.nonselection_glyph = None
         return fig
+
+    def _apply(self, settings):
+        """The plot's stored render settings, identical for every annotator."""
+        fig, glyph = self.figure, self.renderer.glyph
+        fig.frame_width, fig.frame_height = int(settings.width), int(settings.height)
+        fig.x_range.start, fig.x_range.end = settings.x_range
+        fig.y_range.start, fig.y_range.end = settings.y_range
+        fig.x_range.reset_start, fig.x_range.reset_end = settings.x_range
+        fig.y_range.reset_start, fig.y_range.reset_end = settings.y_range
+        glyph.size = float(settings.point_size)
+        glyph.fill_alpha = glyph.line_alpha = float(settings.opacity)
+        for tool in self.zoom_tools:
+            tool.visible = bool(settings.zoom)
+        fig.toolbar.active_scroll = self.zoom_tools[0] if settings.zoom else None
+        fig.toolbar_location = "right" if settings.zoom else None
 
     # --- state ---------------------------------------------------------------------------
 
@@ -162,55 +178,73 @@ class AnnotatorSession:
             self.workspace.visible = False
             self.message.object = f"**All done ({done.done} of {done.total} plots). Thank you!**"
             return
-        xy = self.task.xy if self.task.shown is None else self.task.xy[self.task.shown]
-        shown = data.display_normalize(xy)
-        self.labels = np.full(len(xy), -1, dtype=np.int64)
+        self.xy, self.settings = self.task.shown_xy, self.task.render
+        # Drawn in the stored shuffled order, so the same points cover the same others for everyone.
+        self.order = self.settings.order(len(self.xy))
+        self.labels = np.full(len(self.xy), -1, dtype=np.int64)
+        self.lassos = []
         self.undo_stack, self.redo_stack = [], []
         # One key per plot view: a double click or a retried request stores the labelling once.
         self.key, self.started = uuid.uuid4().hex, time.monotonic()
-        self.source.data = {"x": shown[:, 0], "y": shown[:, 1], "color": self._colors()}
+        self._apply(self.settings)
+        self.source.data = {"x": self.xy[self.order, 0], "y": self.xy[self.order, 1], "color": self._colors()}
         self.caption.object = f"Plot {done.done + 1} of {done.total}"
         self.workspace.visible = True
 
     def _colors(self) -> list[str]:
-        return [UNLASSOED if c < 0 else Category10_10[c % 10] for c in self.labels]
+        return label_colors(self.labels[self.order], self.settings)
 
     def _paint(self):
         self.source.data = {**self.source.data, "color": self._colors()}
 
-    def _set(self, labels: np.ndarray):
-        self.undo_stack.append(self.labels)
+    def _set(self, labels: np.ndarray, lassos: list[dict]):
+        self.undo_stack.append((self.labels, self.lassos))
         self.redo_stack.clear()
-        self.labels = labels
+        self.labels, self.lassos = labels, lassos
         self._paint()
 
-    def _on_lasso(self, _attr, _old, new):
-        if not new or self.task is None:
+    def _on_lasso(self, event):
+        geometry = event.geometry or {}
+        if self.task is None or geometry.get("type") != "poly" or not event.final:
+            return
+        self.lasso(geometry["x"], geometry["y"])
+        self.source.selected.indices = []
+
+    def lasso(self, px, py):
+        """A lasso drawn around the polygon (px, py) in data coordinates: its points form a new cluster."""
+        inside = points_in_polygon(self.xy, px, py)
+        if not inside.any():
             return
         labels = self.labels.copy()
-        labels[np.asarray(new, dtype=np.int64)] = labels.max() + 1 if len(labels) else 0
-        self._set(labels)
-        self.source.selected.indices = []
+        labels[inside] = labels.max() + 1 if len(labels) else 0
+        lasso = {"cluster": int(labels.max()), "x": [float(v) for v in px], "y": [float(v) for v in py]}
+        self._set(labels, self.lassos + [lasso])
 
     def undo(self):
         if self.undo_stack:
-            self.redo_stack.append(self.labels)
-            self.labels = self.undo_stack.pop()
+            self.redo_stack.append((self.labels, self.lassos))
+            self.labels, self.lassos = self.undo_stack.pop()
             self._paint()
 
     def redo(self):
         if self.redo_stack:
-            self.undo_stack.append(self.labels)
-            self.labels = self.redo_stack.pop()
+            self.undo_stack.append((self.labels, self.lassos))
+            self.labels, self.lassos = self.redo_stack.pop()
             self._paint()
 
     def clear(self):
         if (self.labels >= 0).any():
-            self._set(np.full_like(self.labels, -1))
+            self._set(np.full_like(self.labels, -1), [])
 
     def no_clusters(self):
-        self.labels = np.full_like(self.labels, -1)
+        self.labels, self.lassos = np.full_like(self.labels, -1), []
         self.submit()
+
+    def _viewport(self) -> dict | None:
+        if not self.settings.zoom:
+            return None
+        fig = self.figure
+        return {"x": [fig.x_range.start, fig.x_range.end], "y": [fig.y_range.start, fig.y_range.end]}
 
     def submit(self):
         if self.task is None:
@@ -219,9 +253,13 @@ class AnnotatorSession:
         full = labels if self.task.shown is None else np.full(len(self.task.xy), -1, dtype=np.int64)
         if self.task.shown is not None:
             full[self.task.shown] = labels
+        # Lassos get the renumbered cluster they created (-1 where later lassos took all its points).
+        renumber = {int(old): int(new) for old, new in zip(self.labels, labels)}
+        lassos = [{**lasso, "cluster": renumber.get(lasso["cluster"], -1)} for lasso in self.lassos]
         try:
             self.store.submit(self.study_id, self.task.plot_id, self.who, full, key=self.key,
-                              seconds=time.monotonic() - self.started)
+                              seconds=time.monotonic() - self.started, viewport=self._viewport(),
+                              lassos=lassos)
         except AlreadyAnnotated:
             self.message.object = "That plot had already been submitted (from another tab?); here is the next one."
         except StoreError as exc:
@@ -265,39 +303,102 @@ def _metric(fn, *args) -> str:
         return f"error ({type(exc).__name__})"
 
 
-def plot_table(store: AnnotationStore, study_id: int, with_clams: bool = False):
+def _agreement_cells(agreement, labelings) -> dict:
+    if agreement is None:
+        return {"human ambiguity": "unavailable", "Krippendorff alpha": "unavailable"}
+    if len(labelings) < 2:
+        return {"human ambiguity": "needs 2 annotations", "Krippendorff alpha": "needs 2 annotations"}
+    return {"human ambiguity": _metric(agreement.human_ambiguity, labelings),
+            "Krippendorff alpha": _metric(agreement.krippendorff_alpha, labelings)}
+
+
+def plot_table(store: AnnotationStore, study_id: int, with_clams: bool = False, exclude_flagged: bool = False):
     """Per plot: annotations, human ambiguity, Krippendorff's alpha and (on request) CLAMS."""
     import pandas as pd
 
     agreement, clams = _agreement(), _clams() if with_clams else None
     rows = []
     for summary in store.plots(study_id):
-        row = {"plot": summary.name, "points": summary.n_points, "annotations": summary.n_annotations}
-        labelings = store.labelings(study_id, summary.plot_id)
-        if agreement is None:
-            row["human ambiguity"] = row["Krippendorff alpha"] = "unavailable"
-        elif len(labelings) < 2:
-            row["human ambiguity"] = row["Krippendorff alpha"] = "needs 2 annotations"
-        else:
-            row["human ambiguity"] = _metric(agreement.human_ambiguity, labelings)
-            row["Krippendorff alpha"] = _metric(agreement.krippendorff_alpha, labelings)
+        labelings = store.labelings(study_id, summary.plot_id, exclude_flagged=exclude_flagged)
+        row = {"plot": summary.name, "points": summary.n_points, "annotations": len(labelings),
+               **_agreement_cells(agreement, labelings)}
         if not with_clams:
             row["CLAMS"] = "not computed"
         elif clams is None:
             row["CLAMS"] = "unavailable"
         else:
-            row["CLAMS"] = _metric(clams().score, store.plot(study_id, summary.plot_id).xy)
+            try:
+                row["CLAMS"] = _metric(clams().score, store.plot(study_id, summary.plot_id).xy)
+            except FileNotFoundError:  # the shipped model may still be in training
+                row["CLAMS"] = "unavailable"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def variant_table(store: AnnotationStore, study_id: int, exclude_flagged: bool = False):
+    """Agreement broken down by render variant: mean over plots with 2+ annotations under it."""
+    import pandas as pd
+
+    agreement, info = _agreement(), store.study(study_id)
+    rows = []
+    for v, settings in enumerate(info.render_variants):
+        ambiguity, alpha, n = [], [], 0
+        for summary in store.plots(study_id):
+            labelings = store.labelings(study_id, summary.plot_id, exclude_flagged=exclude_flagged, variant=v)
+            n += len(labelings)
+            if agreement is not None and len(labelings) >= 2:
+                ambiguity.append(agreement.human_ambiguity(labelings))
+                alpha.append(agreement.krippendorff_alpha(labelings))
+        rows.append({"variant": settings.name, "point size": settings.point_size, "opacity": settings.opacity,
+                     "canvas": f"{settings.width}x{settings.height}", "annotations": n,
+                     "mean human ambiguity": f"{np.mean(ambiguity):.3f}" if ambiguity else "needs 2 annotations",
+                     "mean Krippendorff alpha": f"{np.mean(alpha):.3f}" if alpha else "needs 2 annotations"})
+    return pd.DataFrame(rows)
+
+
+def annotator_table(store: AnnotationStore, study_id: int, exclude_flagged: bool = False):
+    """Per annotator: time per plot, leave-one-out kappa_alpha, attention-check score, flag."""
+    import pandas as pd
+
+    def fmt(value, spec):
+        return "n/a" if value is None else format(value, spec)
+
+    return pd.DataFrame([{"annotator": a.name, "annotations": a.annotations,
+                          "median s per plot": fmt(a.median_seconds, ".1f"),
+                          "leave-one-out kappa_alpha": fmt(a.loo_kappa_alpha, ".3f"),
+                          "attention check (AMI)": fmt(a.attention_score, ".2f"),
+                          "flagged": "yes" if a.flagged else ""}
+                         for a in store.annotator_stats(study_id, exclude_flagged=exclude_flagged)])
+
+
+def routing_summary(store: AnnotationStore, study_id: int) -> str:
+    """The annotations used against a balanced allocation giving every plot as many as the busiest one."""
+    info, plots = store.study(study_id), store.plots(study_id)
+    used = sum(p.n_annotations for p in plots)
+    balanced = len(plots) * max((p.n_annotations for p in plots), default=0)
+    line = f"Policy **{info.policy}**"
+    if info.policy == "ambiguity":
+        line += f" (stop at a 90% interval narrower than {info.target_width:g})"
+    if info.policy == "ambiguity" and used and balanced > used:
+        line += (f": {used} annotations; a balanced allocation reaching the same per-plot counts would need "
+                 f"{balanced} ({1 - used / balanced:.0%} saved).")
+    else:
+        line += f": {used} annotations."
+    return line
+
+
 def admin_view(store: AnnotationStore, study_id: int):
     info = store.study(study_id)
+    exclude = pn.widgets.Checkbox(name="Exclude annotators flagged by attention checks", value=False,
+                                  css_classes=["vc-exclude-flagged"])
     table = pn.pane.DataFrame(plot_table(store, study_id), index=False, css_classes=["vc-admin-table"])
+    variants = pn.pane.DataFrame(variant_table(store, study_id), index=False, css_classes=["vc-variant-table"])
+    people = pn.pane.DataFrame(annotator_table(store, study_id), index=False, css_classes=["vc-annotator-table"])
+    routing = pn.pane.Markdown(routing_summary(store, study_id), css_classes=["vc-routing"])
 
     def export_csv():
         buffer = io.StringIO()
-        store.export_frame(study_id).to_csv(buffer, index=False)
+        store.export_frame(study_id, exclude_flagged=exclude.value).to_csv(buffer, index=False)
         return io.BytesIO(buffer.getvalue().encode("utf-8"))
 
     download = pn.widgets.FileDownload(callback=export_csv, filename=f"study-{study_id}-annotations.csv",
@@ -305,8 +406,16 @@ def admin_view(store: AnnotationStore, study_id: int):
                                        css_classes=["vc-export"])
     refresh = pn.widgets.Button(name="Refresh", css_classes=["vc-refresh"])
     clams = pn.widgets.Button(name="Compute CLAMS scores", css_classes=["vc-clams"])
-    refresh.on_click(lambda _: setattr(table, "object", plot_table(store, study_id)))
-    clams.on_click(lambda _: setattr(table, "object", plot_table(store, study_id, with_clams=True)))
+
+    def update(with_clams=False):
+        table.object = plot_table(store, study_id, with_clams=with_clams, exclude_flagged=exclude.value)
+        variants.object = variant_table(store, study_id, exclude_flagged=exclude.value)
+        people.object = annotator_table(store, study_id, exclude_flagged=exclude.value)
+        routing.object = routing_summary(store, study_id)
+
+    refresh.on_click(lambda _: update())
+    clams.on_click(lambda _: update(with_clams=True))
+    exclude.param.watch(lambda _: update(), "value")
     add = pn.widgets.Button(name="Add annotator link", css_classes=["vc-add-annotator"])
     links = pn.pane.Markdown()
 
@@ -319,5 +428,23 @@ def admin_view(store: AnnotationStore, study_id: int):
     per = f"{info.per_annotator} plots per annotator" if info.per_annotator else "every plot for each annotator"
     return pn.Column(f"### Study {info.id}: {info.name}",
                      f"{info.n_plots} plots, {per}, {len(store.annotators(study_id))} annotators, "
-                     f"{len(store.annotations(study_id))} annotations.",
-                     pn.Row(download, refresh, clams, add), table, links, css_classes=["vc-admin"])
+                     f"{len(store.annotations(study_id))} annotations, attention checks at rate "
+                     f"{info.attention_rate:g}.",
+                     pn.Row(download, refresh, clams, add), exclude, routing, table,
+                     "#### Agreement by render setting", variants, "#### Annotators", people,
+                     replay_panel(store, study_id), links, css_classes=["vc-admin"])
+
+
+def replay_panel(store: AnnotationStore, study_id: int):
+    """Pick an annotation; see the plot exactly as its annotator saw it (data.render.render_png)."""
+    choices = {f"{r.annotator} - plot {r.plot_id}": (r.plot_id, r.annotator_id) for r in store.annotations(study_id)}
+    select = pn.widgets.Select(name="Annotation", options=list(choices), css_classes=["vc-replay-select"])
+    image = pn.pane.PNG(None, css_classes=["vc-replay"])
+
+    def show(*_):
+        if select.value in choices:
+            image.object = store.replay(study_id, *choices[select.value])
+
+    select.param.watch(show, "value")
+    show()
+    return pn.Column("#### Replay: what the annotator saw", select, image)
