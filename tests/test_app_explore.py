@@ -28,6 +28,14 @@ def open_app(page, url: str):
 
 
 def plot_image(page) -> bytes:
+    """A screenshot of the main plot; retried while Bokeh swaps the element for a re-render."""
+    from playwright.sync_api import Error
+
+    for _ in range(20):
+        try:
+            return page.locator(".vc-main-plot").first.screenshot(timeout=10_000)
+        except Error:
+            page.wait_for_timeout(500)
     return page.locator(".vc-main-plot").first.screenshot()
 
 
