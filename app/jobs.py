@@ -111,7 +111,6 @@ def availability() -> dict[str, str | None]:
             exc_text = "no trained ClusterNet weights were found"
         out["clusternet"] = None if ok else exc_text
     out["clams"] = None if _module("perception.clams") else "perception.clams is not installed yet"
-    out["agreement"] = None if _module("perception.agreement") else "perception.agreement is not installed yet"
     return out
 
 
@@ -157,26 +156,16 @@ def run_clams(xy: np.ndarray, seed: int = 0):
 
 
 def agreement_matrix(labelings: dict[str, np.ndarray], metric: str = "AMI") -> np.ndarray:
-    """Pairwise AMI or ARI between labelings (perception.agreement when present, else sklearn)."""
+    """Pairwise AMI or ARI between labelings."""
+    from perception import agreement
+
     stacked = np.vstack([np.asarray(v, dtype=np.int64) for v in labelings.values()])
-    agreement = _module("perception.agreement")
-    if agreement is not None:
-        fn = agreement.ami_matrix if metric == "AMI" else agreement.ari_matrix
-        return np.asarray(fn(stacked), dtype=np.float64)
-    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
-
-    score = adjusted_mutual_info_score if metric == "AMI" else adjusted_rand_score
-    m = len(stacked)
-    out = np.eye(m)
-    for i in range(m):
-        for j in range(i + 1, m):
-            out[i, j] = out[j, i] = score(stacked[i], stacked[j])
-    return out
+    fn = agreement.ami_matrix if metric == "AMI" else agreement.ari_matrix
+    return np.asarray(fn(stacked), dtype=np.float64)
 
 
-def kappa_alpha(algo_labels: np.ndarray, human_labelings: np.ndarray) -> float | None:
-    """Agreement of one method with several reference labelings; None until the module lands."""
-    agreement = _module("perception.agreement")
-    if agreement is None:
-        return None
+def kappa_alpha(algo_labels: np.ndarray, human_labelings: np.ndarray) -> float:
+    """Agreement of one method with several reference labelings."""
+    from perception import agreement
+
     return float(agreement.kappa_alpha(algo_labels, human_labelings))

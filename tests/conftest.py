@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,19 +54,17 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120.0):
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """Serve app/main.py with `panel serve` on a free port for the whole session."""
+@contextmanager
+def serve_panel(script: Path, log: Path, env: dict):
+    """`panel serve SCRIPT` on a free port (a Popen, not a shell, so stopping it stops the server)."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "panel.log"
-    env = {**os.environ, "VISCLUST_DATA_DIR": str(tmp_path_factory.mktemp("visclust-data"))}
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
+            [sys.executable, "-m", "panel", "serve", str(script), "--port", str(port),
              "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
             stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
-    url = f"http://127.0.0.1:{port}/main"
+    url = f"http://127.0.0.1:{port}/{script.stem}"
     try:
         wait_for_http(url, proc)
         yield url
@@ -75,3 +74,20 @@ def app_url(tmp_path_factory):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """Serve app/main.py with `panel serve` on a free port for the whole session."""
+    env = {**os.environ, "VISCLUST_DATA_DIR": str(tmp_path_factory.mktemp("visclust-data"))}
+    with serve_panel(ROOT / "app" / "main.py", tmp_path_factory.mktemp("server") / "panel.log", env) as url:
+        yield url
+
+
+@pytest.fixture
+def errors(page):
+    """Console errors and uncaught exceptions seen by the page."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: seen.append(str(exc)))
+    return seen

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, free_port, wait_for_http
+from conftest import ROOT, serve_panel
 
 from data.store import AnnotationStore
 from data.store_models import StudyPlot
@@ -32,25 +30,13 @@ def served(tmp_path_factory):
     """The page alone, served from a tiny script, with its own SQLite store."""
     folder = tmp_path_factory.mktemp("annotate")
     (folder / "annotate_app.py").write_text(SCRIPT)
-    port = free_port()
     env = {**os.environ, "VISCLUST_DATA_DIR": str(folder), "PYTHONPATH": str(ROOT)}
     env.pop("VISCLUST_DB_URL", None)
     store = AnnotationStore(f"sqlite:///{folder / 'annotations.sqlite3'}")
-    with open(folder / "panel.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(folder / "annotate_app.py"),
-                                 "--port", str(port), "--address", "127.0.0.1",
-                                 "--allow-websocket-origin", f"127.0.0.1:{port}"],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}/annotate_app"
     try:
-        wait_for_http(url, proc)
-        yield url, store
+        with serve_panel(folder / "annotate_app.py", folder / "panel.log", env) as url:
+            yield url, store
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         store.close()
 
 

@@ -16,14 +16,6 @@ TIMEOUT = 90_000
 METHODS = ["hdbscan", "dbscan", "agglomerative-single", "agglomerative-ward"]
 
 
-@pytest.fixture
-def errors(page):
-    seen: list[str] = []
-    page.on("console", lambda msg: seen.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: seen.append(str(exc)))
-    return seen
-
-
 def run_grid(page, app_url, dataset="separated-blobs"):
     query = urllib.parse.urlencode({"page": "compare", "dataset": dataset, "methods": json.dumps(METHODS)})
     page.set_viewport_size({"width": 1600, "height": 1250})

@@ -12,15 +12,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 TIMEOUT = 60_000
 
 
-@pytest.fixture
-def errors(page):
-    """Console errors and uncaught exceptions seen by the page."""
-    seen: list[str] = []
-    page.on("console", lambda msg: seen.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: seen.append(str(exc)))
-    return seen
-
-
 def open_app(page, url: str):
     page.set_viewport_size({"width": 1400, "height": 950})
     page.goto(url)
