@@ -3,6 +3,7 @@ import holoviews as hv
 import panel as pn
 
 from app.pages.compare import compare_view
+from app.pages.embed import embed_view
 from app.pages.explore import explore_view
 from app.pages.models_page import models_view
 from app.state import PAGES, URL_PARAMS, AppState, two_way
@@ -27,7 +28,7 @@ def annotate_page(app: AppState) -> pn.viewable.Viewable:
 OfflineFast = type("Fast", (pn.theme.Fast,), {"_resources": {**pn.theme.Fast._resources, "font": {}}})
 
 
-BUILDERS = {"explore": explore_view, "compare": compare_view, "annotate": annotate_page,
+BUILDERS = {"explore": explore_view, "compare": compare_view, "embed": embed_view, "annotate": annotate_page,
             "models": models_view}
 
 

@@ -21,7 +21,7 @@ from models.classical import CLUSTERERS
 
 from . import jobs
 
-PAGES = {"explore": "Explore", "compare": "Compare", "annotate": "Annotate", "models": "Models"}
+PAGES = {"explore": "Explore", "compare": "Compare", "embed": "Embed", "annotate": "Annotate", "models": "Models"}
 COLOR_CHOICES = {
     "density": "Nothing (density)",
     "reference": "Reference labels",

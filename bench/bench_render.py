@@ -84,6 +84,51 @@ def zoom_rerender(browser, url: str, repeats: int = 5) -> list[float]:
     return times
 
 
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process, in MB."""
+    with open(f"/proc/{pid}/status") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+    return kb / 1024
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Rows for `visclust bench`: aggregation, first paint, zoom re-render and server memory."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.common import row
+
+    agg = aggregation(repeats=1 if quick else 3)
+    rows = [row("datashader aggregation, 10M points", agg["datashader_s"], "numpy.histogram2d, 10M points",
+                agg["histogram2d_s"], "ratio <= 2", agg["datashader_s"] / agg["histogram2d_s"] <= 2)]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
+         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/main"
+    try:
+        wait_for_http(url, server)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            small = first_paint(browser, url, "1,200 points")
+            first_paint(browser, f"{url}?dataset=gaussian-1M", "1,000,000 points")  # generate and cache
+            big = first_paint(browser, f"{url}?dataset=gaussian-1M", "1,000,000 points")
+            rows.append(row("first paint, 1M points (cached on the server)", big,
+                            "first paint, 1,200 points", small, "< 3 s", big < 3))
+            times = zoom_rerender(browser, f"{url}?dataset=gaussian-10M", repeats=3 if quick else 5)
+            zoom = statistics.median(times)
+            rows.append(row("zoom re-render, 10M points (median)", zoom, "datashader aggregation, 10M points",
+                            agg["datashader_s"], "< 1 s", zoom < 1))
+            rss = peak_rss_mb(server.pid)
+            rows.append(row("server peak RSS exploring 10M points (MB, not s)", rss, "the points' float64 size (MB)",
+                            10_000_000 * 2 * 8 / 1e6, note="memory, not time"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return rows
+
+
 def main():
     from playwright.sync_api import sync_playwright
 

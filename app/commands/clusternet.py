@@ -1,0 +1,59 @@
+"""ClusterNet commands: train (or fine-tune) the network and evaluate it against the clusterers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub):
+    p = sub.add_parser("train-clusternet", help="train ClusterNet on generated plots labelled by simulated observers",
+                       description="Trains on data.generate.random_plot plots labelled by "
+                       "perception.observers.simulate_crowd (cached under OUT/data). With --annotations, "
+                       "fine-tunes the shipped weights on human labelings (see models/annotated.py). "
+                       "Writes OUT/checkpoint.pt every epoch and the best epoch to OUT/clusternet.pt; "
+                       "copy that to assets/clusternet.pt to ship it.")
+    p.add_argument("--annotations", metavar="PATH_OR_DB_URL",
+                   help="folder of PLOT.npz/PLOT.csv, an annotation export (.csv/.parquet/.json) or a database URL")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--plots", type=int, default=4000, help="generated training plots")
+    p.add_argument("--val-plots", type=int, default=150, help="generated validation plots")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--out", default="runs/clusternet", help="output folder (checkpoints, cached data, weights)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("evaluate-clusternet", help="compare ClusterNet with every classical clusterer",
+                       description="Writes OUT/clusternet_eval.csv and .md: kappa_alpha and AMI against simulated "
+                       "crowds on held-out generated plots, AMI against the human labels0 of the wut benchmark, "
+                       "and the agreement head's correlation with observed agreement.")
+    p.add_argument("--out", default="runs/clusternet-eval")
+    p.add_argument("--plots", type=int, default=300)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/... when present)")
+    p.add_argument("--methods", nargs="*", help="subset of methods (default: clusternet and every clusterer)")
+    p.set_defaults(run=_evaluate)
+
+
+def _train(args):
+    from app.cli import UserError
+    from models.train import train
+
+    if args.epochs < 1 or args.plots < 1:
+        raise UserError("--epochs and --plots must be at least 1")
+    if args.annotations and "://" not in args.annotations and not Path(args.annotations).exists():
+        raise FileNotFoundError(f"annotations not found: {args.annotations}")
+    result = train(out=args.out, epochs=args.epochs, n_plots=args.plots, n_val=args.val_plots, seed=args.seed,
+                   batch_size=args.batch_size, lr=args.lr, annotations=args.annotations, resume=args.resume,
+                   threads=args.threads, progress=not args.no_progress)
+    last = result["history"][-1] if result["history"] else {}
+    print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
+
+
+def _evaluate(args):
+    from perception.clusternet_eval import run_evaluation
+
+    table = run_evaluation(args.out, n_plots=args.plots, seed=args.seed, wut_dir=args.wut, methods=args.methods)
+    print(table.to_string(index=False))

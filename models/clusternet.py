@@ -1,0 +1,237 @@
+"""ClusterNet: a PointNet++ segmentation network for the clusters people perceive in a plot.
+
+Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not public):
+
+- Input: one plot as people see it (``data.display_normalize``), a fixed-size sample of
+  ``sample_size`` points (seeded, chosen in coordinate-sorted order so that it does not depend
+  on the order of the input points; small plots are padded with duplicates, which max pooling
+  ignores) plus one feature per point, the log distance to its 8th neighbour scaled by
+  sqrt(points), because perceived clusters follow visual density.
+- Output per point: an embedding (``embed_dim``), a noise logit and an agreement logit. The
+  embedding is spatial (Neven et al. 2019): the point's coordinates times a learned scale plus a
+  predicted offset, so distant groups start apart and the network learns to pull each
+  perceived cluster together (and to join or split groups where people would).
+- Cluster ids are arbitrary and observers disagree, so the embedding is trained on *pairwise
+  co-membership averaged over all observers*: for anchor point i and point j, the target is the
+  share of observers who put i and j in the same cluster among those who labelled both, the
+  prediction is exp(-|e_i - e_j|^2), the loss a binary cross-entropy weighted by the share of
+  observers who labelled both. This is invariant to cluster ids, uses every observer (a soft
+  target where they disagree), and gives inference a calibrated merge rule: average-linkage
+  clustering of the embeddings cut where the mean predicted co-membership drops below 1/2.
+  (A discriminative pull/push loss needs one hard labeling per plot; with many disagreeing
+  observers it would have to be averaged over observers and has two margins to tune.)
+- Noise head target: share of observers leaving the point unlabelled.
+- Agreement head target (``consensus``): each observer's cluster ids are aligned to a reference
+  observer (the one with the highest mean adjusted Rand index to the others) by Hungarian
+  matching of the contingency table (noise stays noise; unmatched clusters stay distinct);
+  the point's majority label is the most common aligned label (noise is a vote), and its
+  agreement is the share of observers whose aligned label equals that majority.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import pdist
+from sklearn.neighbors import KDTree
+from torch import nn
+
+from .pointnet2 import FeaturePropagation, SetAbstractionMSG, SharedMLP
+
+DEFAULT_CONFIG = {"sample_size": 1024, "embed_dim": 8, "density_k": 8, "width": 1.0, "spatial_scale": 4.0,
+                  "merge_threshold": 0.5, "noise_threshold": 0.5}
+
+
+class ClusterNetModel(nn.Module):
+    """PointNet++ MSG encoder-decoder with three per-point heads (embedding, noise, agreement)."""
+
+    def __init__(self, config: dict | None = None):
+        super().__init__()
+        self.config = {**DEFAULT_CONFIG, **(config or {})}
+        w = float(self.config["width"])
+
+        def c(x):
+            return max(8, int(round(x * w)))
+
+        self.sa1 = SetAbstractionMSG(256, [0.03, 0.08], [16, 32], 1, [[c(32), c(32), c(64)], [c(32), c(48), c(64)]])
+        self.sa2 = SetAbstractionMSG(64, [0.12, 0.25], [16, 32], self.sa1.out_channels,
+                                     [[c(128), c(128)], [c(128), c(128)]])
+        self.sa3 = SetAbstractionMSG(16, [0.35, 0.7], [16, 16], self.sa2.out_channels, [[c(256)], [c(256)]])
+        self.sa_global = SetAbstractionMSG(None, [], [], self.sa3.out_channels, [[c(256)]])
+        self.fp3 = FeaturePropagation(self.sa_global.out_channels + self.sa3.out_channels, [c(256)])
+        self.fp2 = FeaturePropagation(c(256) + self.sa2.out_channels, [c(256), c(128)])
+        self.fp1 = FeaturePropagation(c(128) + self.sa1.out_channels, [c(128)])
+        self.fp0 = FeaturePropagation(c(128) + 1 + 2, [c(128), c(128)])
+        self.trunk = SharedMLP([c(128), c(64)])
+        self.head = nn.Linear(c(64), int(self.config["embed_dim"]) + 2)
+        # spatial embedding: e = s * (x, y, 0, ...) + learned offset, so far-apart groups start
+        # apart and the network only learns to pull a cluster together (s is learned)
+        self.log_spatial = nn.Parameter(torch.tensor(float(np.log(max(self.config["spatial_scale"], 1e-6)))),
+                                        requires_grad=self.config["spatial_scale"] > 0)
+
+    def forward(self, xyz: torch.Tensor, feats: torch.Tensor):
+        """xyz (B, N, 2), feats (B, N, 1) -> embedding (B, N, D), noise and agreement logits (B, N)."""
+        l1_xyz, l1 = self.sa1(xyz, feats)
+        l2_xyz, l2 = self.sa2(l1_xyz, l1)
+        l3_xyz, l3 = self.sa3(l2_xyz, l2)
+        g_xyz, g = self.sa_global(l3_xyz, l3)
+        h = self.fp3(l3_xyz, g_xyz, l3, g)
+        h = self.fp2(l2_xyz, l3_xyz, l2, h)
+        h = self.fp1(l1_xyz, l2_xyz, l1, h)
+        h = self.fp0(xyz, l1_xyz, torch.cat([feats, xyz], dim=-1), h)
+        out = self.head(self.trunk(h))
+        d = int(self.config["embed_dim"])
+        emb = out[..., :d]
+        if self.config["spatial_scale"] > 0:
+            emb = emb + nn.functional.pad(xyz, (0, d - 2)) * self.log_spatial.exp()
+        return emb, out[..., d], out[..., d + 1]
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- input preparation, shared by training and inference -------------------------------------
+
+def sample_points(xy: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` indices into xy, seeded and independent of the order of the points: positions
+    are drawn in coordinate-sorted order. Plots with fewer points keep all of them once and
+    fill up with seeded duplicates."""
+    n = len(xy)
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    rng = np.random.default_rng(seed)
+    if n >= size:
+        pos = np.sort(rng.choice(n, size, replace=False))
+    else:
+        pos = np.concatenate([np.arange(n), rng.choice(n, size - n)])
+    return order[pos]
+
+
+def density_feature(xy: np.ndarray, k: int = 8) -> np.ndarray:
+    """log(distance to the k-th other point * sqrt(n)): about constant for uniform density."""
+    n = len(xy)
+    if n < 2:
+        return np.zeros(n, dtype=np.float32)
+    k = min(k, n - 1)
+    dist, _ = KDTree(xy).query(xy, k=k + 1)
+    return np.log(dist[:, k] * np.sqrt(n) + 1e-3).astype(np.float32)
+
+
+def prepare(xy_norm: np.ndarray, size: int, seed: int = 0, k: int = 8):
+    """Sample indices (size,), coordinates (size, 2) float32 and the density feature (size,)."""
+    idx = sample_points(xy_norm, size, seed)
+    uniq, inverse = np.unique(idx, return_inverse=True)
+    feat = density_feature(xy_norm[uniq], k)[inverse]
+    return idx, xy_norm[idx].astype(np.float32), feat
+
+
+# --- targets from several observers ---------------------------------------------------------
+
+def _ari(a: np.ndarray, b: np.ndarray) -> float:
+    """Adjusted Rand index of two codings 0..k-1 (sklearn's formula, without its overhead)."""
+    kb = int(b.max()) + 1
+    cont = np.bincount(a * kb + b, minlength=(int(a.max()) + 1) * kb)
+    pairs = lambda c: float((c * (c - 1)).sum()) / 2  # noqa: E731
+    sum_ab, sum_a = pairs(cont), pairs(np.bincount(a))
+    sum_b, total = pairs(np.bincount(b)), len(a) * (len(a) - 1) / 2
+    expected = sum_a * sum_b / total
+    top = (sum_a + sum_b) / 2 - expected
+    return 1.0 if top == 0 else (sum_ab - expected) / top
+
+
+def consensus(labelings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Majority label (-1 = noise) and agreement in [0, 1] per point, from (m, n) labelings
+    (-2 = the observer did not see the point).
+
+    Observers' ids are aligned to a reference observer by Hungarian matching (see the module
+    docstring); agreement = share of observers whose aligned label equals the majority."""
+    lab = np.atleast_2d(np.asarray(labelings, dtype=np.int64))
+    m, n = lab.shape
+    if m == 1:
+        return lab[0].copy(), np.ones(n)
+    codes = np.stack([np.unique(row, return_inverse=True)[1] for row in lab])
+    ari = np.ones((m, m))
+    for a in range(m):
+        for b in range(a + 1, m):
+            ari[a, b] = ari[b, a] = _ari(codes[a], codes[b])
+    ref = lab[int(np.argmax(ari.mean(axis=1)))]
+    ref_ids = np.unique(ref[ref >= 0])
+    aligned = np.full_like(lab, -1)
+    fresh = int(ref_ids.max() + 1) if len(ref_ids) else 0
+    for o in range(m):
+        ids = np.unique(lab[o][lab[o] >= 0])
+        mapping = {}
+        if len(ids) and len(ref_ids):
+            cont = np.zeros((len(ids), len(ref_ids)))
+            both = (lab[o] >= 0) & (ref >= 0)
+            np.add.at(cont, (np.searchsorted(ids, lab[o][both]), np.searchsorted(ref_ids, ref[both])), 1)
+            rows, cols = linear_sum_assignment(-cont)
+            mapping = {ids[r]: ref_ids[c_] for r, c_ in zip(rows, cols) if cont[r, c_] > 0}
+        for cid in ids:
+            if cid not in mapping:
+                mapping[cid] = fresh
+                fresh += 1
+            aligned[o][lab[o] == cid] = mapping[cid]
+    aligned[lab < -1] = -2  # observer did not see the point: no vote
+    values = np.unique(aligned[aligned >= -1])
+    counts = np.stack([(aligned == v).sum(axis=0) for v in values])
+    majority = values[counts.argmax(axis=0)]
+    return majority, counts.max(axis=0) / np.maximum((lab >= -1).sum(axis=0), 1)
+
+
+# --- loss ------------------------------------------------------------------------------------
+
+def clusternet_loss(emb, noise_logit, agree_logit, labels, agreement, n_anchors: int = 256,
+                    generator: torch.Generator | None = None) -> dict:
+    """Loss terms for a batch. ``labels`` (B, m, N): observer labelings, -1 = unlabelled by that
+    observer, -2 = padding (observer absent for that plot); ``agreement`` (B, N) targets."""
+    b, m, n = labels.shape
+    anchors = torch.randperm(n, generator=generator)[: min(n_anchors, n)]
+    seen = (labels >= -1).sum(dim=1).clamp(min=1).float()  # (B, N)
+    # co-membership counts as matrix products of one-hot codes (observer, cluster) per point
+    k = int(labels.max().clamp(min=0)) + 1
+    onehot = nn.functional.one_hot((labels + 1).clamp(min=0), k + 1)[..., 1:].float()  # (B, m, N, k)
+    onehot = onehot.permute(0, 2, 1, 3).reshape(b, n, m * k)
+    inside = (labels >= 0).float()  # (B, m, N)
+    same = onehot[:, anchors] @ onehot.transpose(1, 2)  # (B, A, N)
+    both = inside[:, :, anchors].transpose(1, 2) @ inside
+    target = same / both.clamp(min=1)
+    weight = both / seen[:, anchors].unsqueeze(-1)
+    d2 = ((emb[:, anchors].unsqueeze(2) - emb.unsqueeze(1)) ** 2).sum(-1)  # (B, A, N)
+    log_p = -d2
+    log_not_p = torch.log(-torch.expm1(-d2.clamp(min=1e-6)))
+    bce = -(target * log_p + (1 - target) * log_not_p)
+    affinity = (weight * bce).sum() / weight.sum().clamp(min=1e-6)
+    noise_target = (labels == -1).sum(dim=1).float() / seen
+    noise = nn.functional.binary_cross_entropy_with_logits(noise_logit, noise_target)
+    agree = nn.functional.binary_cross_entropy_with_logits(agree_logit, agreement.float())
+    total = affinity + 0.5 * noise + 0.5 * agree
+    return {"loss": total, "affinity": affinity, "noise": noise, "agreement": agree}
+
+
+# --- from embeddings to clusters -------------------------------------------------------------
+
+def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold: float = 0.5,
+                       merge_threshold: float = 0.5, min_cluster_share: float = 0.01) -> np.ndarray:
+    """Labels for sampled points: noise where p(noise) >= ``noise_threshold``, else average-linkage
+    clusters of the embeddings cut where mean predicted co-membership exp(-d^2) falls below
+    ``merge_threshold``; clusters under ``min_cluster_share`` of the points become noise."""
+    n = len(emb)
+    labels = np.full(n, -1, dtype=np.int64)
+    keep = np.flatnonzero(noise_prob < noise_threshold)
+    if len(keep) == 0:
+        return labels
+    if len(keep) == 1:
+        labels[keep] = 0
+        return labels
+    dist = 1.0 - np.exp(-pdist(emb[keep].astype(np.float64), "sqeuclidean"))
+    sub = fcluster(linkage(dist, "average"), t=1.0 - merge_threshold, criterion="distance") - 1
+    sizes = np.bincount(sub)
+    small = sizes < max(2, int(np.ceil(min_cluster_share * n)))
+    if small.all():  # a few points in no clear group: one cluster rather than all noise
+        sub[:] = 0
+    else:
+        sub = np.where(small[sub], -1, sub)
+    labels[keep] = sub
+    return labels

@@ -1,0 +1,302 @@
+"""Train ClusterNet on generated plots labelled by simulated observers (and on human labels).
+
+Data: ``data.generate.random_plot`` plots, each labelled by ``n_observers`` simulated people
+(``perception.observers.simulate_crowd``); a plot is reduced to the network's fixed sample
+(``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
+the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
+Plot i of a split draws from ``np.random.SeedSequence([seed, split, i])`` (split 0 = train,
+1 = validation; evaluation uses split 2), so splits never share a random stream.
+
+With ``annotations`` (a folder or export read by ``models.annotated``), training starts from
+the shipped weights and fine-tunes on the human-labelled plots mixed with as many generated
+ones (so the model does not forget the generated factors), at a fifth of the learning rate;
+20 % of the human plots are held
+out for validation when there are at least 5, else validation stays on generated plots.
+
+Checkpoints (``<out>/checkpoint.pt``) hold model, optimiser, scheduler, epoch and history, and
+are written after every epoch; ``resume=True`` continues from one. The best epoch by
+validation loss is exported to ``<out>/clusternet.pt`` in the shipped format, with the inference
+thresholds chosen on the validation plots (``calibrate``) stored in its config.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from sklearn.metrics import adjusted_mutual_info_score
+from tqdm import tqdm
+
+from data import display_normalize
+from data.generate import random_plot
+
+from .clusternet import ClusterNetModel, cluster_embeddings, clusternet_loss, consensus, prepare
+
+TRAIN, VALIDATION, EVALUATION = 0, 1, 2
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def crowd_labels(xy: np.ndarray, seed: int, n_observers: int = 20) -> np.ndarray:
+    """Simulated observers' labelings (m, n) of a plot; the default label source."""
+    from perception.observers import simulate_crowd
+
+    return simulate_crowd(xy, n_observers=n_observers, seed=seed)
+
+
+def split_rng(seed: int, split: int, i: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, split, i]))
+
+
+def generated_plots(n_plots: int, seed: int, split: int):
+    """The i-th generated plot of a split, for i < n_plots (a generator of Scatterplots)."""
+    for i in range(n_plots):
+        yield random_plot(split_rng(seed, split, i))
+
+
+def encode_plot(xy: np.ndarray, labelings: np.ndarray, size: int, seed: int) -> dict:
+    """One plot as training arrays: sampled points, density feature, observers' labels of the
+    sampled points (m, size) and the per-point consensus agreement."""
+    norm = display_normalize(xy)
+    idx, pts, feat = prepare(norm, size, seed)
+    lab = np.atleast_2d(labelings)[:, idx]
+    majority, agreement = consensus(lab)
+    return {"xy": pts, "feat": feat, "labels": lab, "agreement": agreement.astype(np.float32),
+            "majority": majority}
+
+
+def stack(encoded: list[dict]) -> dict:
+    """Stack encoded plots; observers are padded to the largest group with -2 (absent)."""
+    m = max(e["labels"].shape[0] for e in encoded)
+    n = encoded[0]["xy"].shape[0]
+    labels = np.full((len(encoded), m, n), -2, dtype=np.int16)
+    for i, e in enumerate(encoded):
+        labels[i, : len(e["labels"])] = e["labels"]
+    return {"xy": np.stack([e["xy"] for e in encoded]), "feat": np.stack([e["feat"] for e in encoded]),
+            "labels": labels, "agreement": np.stack([e["agreement"] for e in encoded]),
+            "majority": np.stack([e["majority"] for e in encoded]).astype(np.int16)}
+
+
+def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: Path,
+                    label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
+                    progress: bool = True) -> dict:
+    """Generated plots of a split, labelled by ``label_source(xy, seed)``, cached as .npz."""
+    path = Path(cache_dir) / f"generated-s{seed}-split{split}-n{n_plots}-size{size}.npz"
+    # plot i is the same in every cache of this seed and split, so a larger cache serves too
+    larger = sorted(Path(cache_dir).glob(f"generated-s{seed}-split{split}-n*-size{size}.npz"),
+                    key=lambda p: int(p.stem.split("-n")[1].split("-")[0]))
+    for cached in [path] + larger:
+        if cached.exists() and int(cached.stem.split("-n")[1].split("-")[0]) >= n_plots:
+            with np.load(cached) as f:
+                return {k: f[k][:n_plots] for k in f.files}
+    encoded = []
+    for i, plot in enumerate(tqdm(generated_plots(n_plots, seed, split), total=n_plots, disable=not progress,
+                                  desc=f"generating split {split}")):
+        plot_seed = int(split_rng(seed, split, i).integers(2**31))
+        encoded.append(encode_plot(plot.xy, label_source(plot.xy, plot_seed), size, plot_seed))
+    arrays = stack(encoded)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.rename(path)
+    return arrays
+
+
+def concat(a: dict, b: dict) -> dict:
+    m = max(a["labels"].shape[1], b["labels"].shape[1])
+
+    def pad(x):
+        out = np.full((x.shape[0], m, x.shape[2]), -2, dtype=np.int16)
+        out[:, : x.shape[1]] = x
+        return out
+
+    out = {k: np.concatenate([a[k], b[k]]) for k in a if k != "labels"}
+    out["labels"] = np.concatenate([pad(a["labels"]), pad(b["labels"])])
+    return out
+
+
+def subset(arrays: dict, idx) -> dict:
+    return {k: v[idx] for k, v in arrays.items()}
+
+
+_DIHEDRAL = torch.tensor([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[-1, 0], [0, 1]], [[1, 0], [0, -1]],
+                          [[-1, 0], [0, -1]], [[0, -1], [1, 0]], [[0, 1], [-1, 0]], [[0, -1], [-1, 0]]],
+                         dtype=torch.float32)
+
+
+def augment(xy: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random flip/rotation by multiples of 90 degrees: keeps the display normalisation."""
+    which = torch.randint(0, 8, (xy.shape[0],), generator=generator)
+    return xy @ _DIHEDRAL[which]
+
+
+def batches(arrays: dict, batch_size: int, order: np.ndarray):
+    for start in range(0, len(order), batch_size):
+        idx = order[start: start + batch_size]
+        yield (torch.from_numpy(arrays["xy"][idx]), torch.from_numpy(arrays["feat"][idx]).unsqueeze(-1),
+               torch.from_numpy(arrays["labels"][idx].astype(np.int64)), torch.from_numpy(arrays["agreement"][idx]))
+
+
+def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict:
+    """Validation loss and mean AMI of the predicted clustering vs. the observers' majority
+    (points the majority leaves unlabelled excluded)."""
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    losses, amis, corrs = [], [], []
+    with torch.no_grad():
+        order = np.arange(len(arrays["xy"]))
+        for b, (xy, feat, labels, agreement) in enumerate(batches(arrays, batch_size, order)):
+            emb, noise, agree = model(xy, feat)
+            losses.append(float(clusternet_loss(emb, noise, agree, labels, agreement, generator=gen)["loss"]) * len(xy))
+            for j in range(len(xy)):
+                i = order[b * batch_size + j]
+                pred = cluster_embeddings(emb[j].numpy(), torch.sigmoid(noise[j]).numpy())
+                major = arrays["majority"][i]
+                keep = major >= 0
+                if keep.sum() > 1:
+                    amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
+                a_pred, a_obs = torch.sigmoid(agree[j]).numpy(), arrays["agreement"][i]
+                if a_obs.std() > 0 and a_pred.std() > 0:
+                    corrs.append(float(np.corrcoef(a_pred, a_obs)[0, 1]))
+    return {"val_loss": float(np.sum(losses) / len(arrays["xy"])), "val_ami": float(np.mean(amis)) if amis else float("nan"),
+            "val_agreement_corr": float(np.mean(corrs)) if corrs else float("nan")}
+
+
+def calibrate(model: ClusterNetModel, arrays: dict, merge=(0.3, 0.4, 0.5, 0.6, 0.7),
+              noise=(0.4, 0.5, 0.6)) -> dict:
+    """The inference thresholds (``merge_threshold``, ``noise_threshold``) with the best mean
+    validation AMI vs. the observers' majority, from a small grid around the trained 1/2."""
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for xy, feat, _, _ in batches(arrays, 16, np.arange(len(arrays["xy"]))):
+            emb, noise_logit, _ = model(xy, feat)
+            outputs += list(zip(emb.numpy(), torch.sigmoid(noise_logit).numpy()))
+    scores = {}
+    for m in merge:
+        for nz in noise:
+            amis = []
+            for (emb, p_noise), major in zip(outputs, arrays["majority"]):
+                keep = major >= 0
+                if keep.sum() > 1:
+                    pred = cluster_embeddings(emb, p_noise, noise_threshold=nz, merge_threshold=m)
+                    amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
+            scores[(m, nz)] = float(np.mean(amis))
+    (m, nz), best = max(scores.items(), key=lambda kv: kv[1])
+    return {"merge_threshold": m, "noise_threshold": nz, "val_ami": best,
+            "val_ami_at_half": scores.get((0.5, 0.5), float("nan"))}
+
+
+def export(model: ClusterNetModel, path: Path, meta: dict) -> Path:
+    """Write weights in the shipped format: state_dict, config and metadata (weights_only-safe)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict(), "config": dict(model.config), "meta": meta}, path)
+    return path
+
+
+def load_weights(path: Path) -> ClusterNetModel:
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = ClusterNetModel(blob["config"])
+    model.load_state_dict(blob["state_dict"])
+    return model.eval()
+
+
+def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3000, n_val: int = 150,
+          seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | None = None,
+          resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
+          config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
+          progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
+    ``max_batches`` caps batches per epoch (smoke tests)."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = ClusterNetModel(config)
+    start_weights = None
+    if annotations and not resume:
+        start_weights = ASSETS / "clusternet.pt"
+        if start_weights.exists():
+            model = load_weights(start_weights)
+    size = int(model.config["sample_size"])
+    cache = out / "data"
+    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress)
+    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress)
+    if annotations:
+        from .annotated import encode_annotations
+
+        human = encode_annotations(annotations, size, seed)
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(human["xy"]))
+        n_hold = len(order) // 5 if len(order) >= 5 else 0
+        if n_hold:
+            val_set = subset(human, order[:n_hold])
+        human_train = subset(human, order[n_hold:])
+        mix = rng.choice(len(train_set["xy"]), min(len(human_train["xy"]), len(train_set["xy"])), replace=False)
+        train_set = concat(human_train, subset(train_set, np.sort(mix)))
+    steps_per_epoch = -(-len(train_set["xy"]) // batch_size)
+    if max_batches:
+        steps_per_epoch = min(steps_per_epoch, max_batches)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr if not annotations else lr / 5, weight_decay=1e-4)
+    total = max(1, epochs * steps_per_epoch)
+
+    def warmup_cosine(step):  # stateless in the step, so resuming with more epochs stretches it
+        warm = max(1, total // 20)
+        return (step + 1) / warm if step < warm else 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(1.0, step / total)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine)
+    generator = torch.Generator().manual_seed(seed)
+    history: list[dict] = []
+    first_epoch, best = 0, float("inf")
+    ckpt_path = out / "checkpoint.pt"
+    if resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimiser.load_state_dict(ckpt["optimiser"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        generator.set_state(ckpt["generator"])
+        history, first_epoch, best = ckpt["history"], ckpt["epoch"] + 1, ckpt["best"]
+        log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
+    command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
+                    "lr": lr, "annotations": annotations, "start_weights": str(start_weights) if start_weights else None}
+    for epoch in range(first_epoch, epochs):
+        model.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(len(train_set["xy"]), generator=generator).numpy()[: steps_per_epoch * batch_size]
+        bar = tqdm(batches(train_set, batch_size, order), total=steps_per_epoch, disable=not progress,
+                   desc=f"epoch {epoch + 1}/{epochs}")
+        running = []
+        for xy, feat, labels, agreement in bar:
+            emb, noise, agree = model(augment(xy, generator), feat)
+            loss = clusternet_loss(emb, noise, agree, labels, agreement, generator=generator)["loss"]
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            scheduler.step()
+            running.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(running[-20:]):.4f}")
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(running)), **evaluate(model, val_set),
+               "seconds": time.perf_counter() - t0}
+        history.append(row)
+        log(json.dumps(row))
+        if row["val_loss"] < best:
+            best = row["val_loss"]
+            export(model, out / "clusternet.pt", {**command_meta, "epoch": epoch + 1, "history": history})
+        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                    "history": history, "epoch": epoch, "best": best, "config": dict(model.config)},
+                   ckpt_path.with_suffix(".tmp"))
+        ckpt_path.with_suffix(".tmp").rename(ckpt_path)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    best_model = load_weights(out / "clusternet.pt")
+    meta = torch.load(out / "clusternet.pt", weights_only=True)["meta"]
+    chosen = calibrate(best_model, val_set)
+    best_model.config.update(merge_threshold=chosen["merge_threshold"], noise_threshold=chosen["noise_threshold"])
+    export(best_model, out / "clusternet.pt", {**meta, "calibration": chosen})
+    log(json.dumps({"calibration": chosen}))
+    return {"history": history, "weights": str(out / "clusternet.pt"), "checkpoint": str(ckpt_path)}

@@ -1,0 +1,138 @@
+"""ClusterNet as a scikit-learn style clusterer: perceived clusters and per-point agreement.
+
+The network (``models.clusternet``) runs on a seeded, order-independent sample of
+``sample_size`` points of the plot as displayed (``data.display_normalize``); its per-point
+embeddings are grouped by average linkage with the merge rule it was trained for (mean
+predicted co-membership >= 1/2), and every other point takes the label and agreement of its
+nearest sampled point (KDTree). Cost is the network on one sample (constant) plus the
+nearest-neighbour lookup (n log n), so million-point plots take seconds.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.neighbors import KDTree
+
+from data import InvalidScatterplot, display_normalize
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+WEIGHTS = ASSETS / "clusternet.pt"
+_CACHE: dict = {}
+
+
+def _load(path: Path):
+    from models.train import load_weights
+
+    path = Path(path)
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = load_weights(path)
+    return _CACHE[key]
+
+
+def _points(X) -> np.ndarray:
+    """(n, 2) finite float64 points from an array or Scatterplot. Unlike the classical
+    clusterers' check, identical points and tiny plots are accepted (they form one cluster)."""
+    xy = np.asarray(getattr(X, "xy", X), dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
+        raise InvalidScatterplot(f"expected points of shape (n, 2) with n >= 1, got {xy.shape}")
+    if not np.isfinite(xy).all():
+        raise InvalidScatterplot("some points have missing or infinite coordinates; drop them first")
+    return xy
+
+
+class ClusterNet(ClusterMixin, BaseEstimator):
+    """Clusters people perceive, predicted by a PointNet++ network trained on simulated observers.
+
+    Parameters: ``weights`` (path; None = the shipped ``assets/clusternet.pt``), ``max_points``
+    (points the network sees; None = the size it was trained on), ``noise_threshold``
+    (p(unlabelled) at which a point is noise), ``merge_threshold`` (mean co-membership
+    probability below which two groups stay apart; both None = the values chosen on the
+    validation plots, stored with the weights), ``min_cluster_share`` (smaller clusters
+    become noise), ``random_state`` (seeds the sample).
+
+    Fitted attributes: ``labels_`` (-1 = noise), ``agreement_`` (predicted share of people
+    agreeing with the majority on each point, in [0, 1]), ``noise_proba_``, ``n_clusters_``,
+    ``subsample_size_`` (None when the network saw every point) and ``runtime_`` (seconds).
+    """
+
+    def __init__(self, weights=None, max_points: int | None = None, noise_threshold: float | None = None,
+                 merge_threshold: float | None = None, min_cluster_share: float = 0.01, random_state: int = 0):
+        self.weights = weights
+        self.max_points = max_points
+        self.noise_threshold = noise_threshold
+        self.merge_threshold = merge_threshold
+        self.min_cluster_share = min_cluster_share
+        self.random_state = random_state
+
+    @classmethod
+    def pretrained(cls, path=None, **params) -> "ClusterNet":
+        """The shipped model (or weights at ``path``); raises FileNotFoundError when absent."""
+        est = cls(weights=path, **params)
+        est._model()
+        return est
+
+    @staticmethod
+    def available(path=None) -> bool:
+        """Whether weights exist, so a UI can say 'unavailable' instead of failing."""
+        return Path(path or WEIGHTS).is_file()
+
+    def _model(self):
+        path = Path(self.weights or WEIGHTS)
+        if not path.is_file():
+            raise FileNotFoundError(f"ClusterNet weights not found at {path}; train them with "
+                                    "`visclust train-clusternet`")
+        return _load(path)
+
+    def fit(self, X, y=None):
+        from models.classical import consecutive
+        from models.clusternet import cluster_embeddings, prepare
+
+        start = time.perf_counter()
+        xy = _points(X)
+        model = self._model()
+        n = len(xy)
+        norm = display_normalize(xy)
+        if n < 3 or np.ptp(norm, axis=0).max() == 0:  # nothing to separate: one group
+            self._set(np.zeros(n, np.int64), np.ones(n), np.zeros(n), None, start)
+            return self
+        size = int(self.max_points or model.config["sample_size"])
+        idx, pts, feat = prepare(norm, size, self.random_state, int(model.config["density_k"]))
+        with torch.no_grad():
+            emb, noise, agree = model(torch.from_numpy(pts)[None], torch.from_numpy(feat)[None, :, None])
+        uniq, first = np.unique(idx, return_index=True)  # duplicates (padding) share outputs
+        emb, noise_p = emb[0, first].numpy(), torch.sigmoid(noise[0, first]).numpy()
+        agree_p = torch.sigmoid(agree[0, first]).numpy().astype(np.float64)
+        cfg = model.config
+        noise_t = cfg.get("noise_threshold", 0.5) if self.noise_threshold is None else self.noise_threshold
+        merge_t = cfg.get("merge_threshold", 0.5) if self.merge_threshold is None else self.merge_threshold
+        labels = cluster_embeddings(emb, noise_p, noise_t, merge_t, self.min_cluster_share)
+        if len(uniq) < n:
+            nearest = KDTree(norm[uniq]).query(norm, k=1, return_distance=False)[:, 0]
+            labels, agree_p, noise_p = labels[nearest], agree_p[nearest], noise_p[nearest]
+            sub = len(uniq)
+        else:  # uniq is every index in order
+            sub = None
+        self._set(consecutive(labels), np.clip(agree_p, 0.0, 1.0), noise_p.astype(np.float64), sub, start)
+        return self
+
+    def _set(self, labels, agreement, noise, sub, start):
+        self.labels_ = labels
+        self.agreement_ = agreement
+        self.noise_proba_ = noise
+        self.n_clusters_ = int(labels.max() + 1) if (labels >= 0).any() else 0
+        self.subsample_size_ = sub
+        self.runtime_ = time.perf_counter() - start
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        return self.fit(X).labels_
+
+    def predict_agreement(self, X) -> np.ndarray:
+        """Predicted per-point agreement in [0, 1] (share of people agreeing with the majority)."""
+        return self.fit(X).agreement_
+

@@ -1,0 +1,229 @@
+"""ClusterNet: targets, loss, training, annotation formats and the shipped model's behaviour."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import adjusted_mutual_info_score as ami
+
+from data import Scatterplot
+from data.generate import blobs, two_gaussians
+from models.annotated import ABSENT, load_annotations
+from models.clusternet import ClusterNetModel, cluster_embeddings, clusternet_loss, consensus, prepare
+from perception.clusternet import ClusterNet
+
+torch.set_num_threads(1)
+TINY = {"width": 0.25, "sample_size": 256}
+
+
+def test_consensus_aligns_ids_and_counts_agreement():
+    labs = np.array([[0, 0, 1, 1, -1],
+                     [1, 1, 0, 0, -1],  # same partition, other ids
+                     [0, 0, 1, 0, 0]])
+    majority, agreement = consensus(labs)
+    assert ami(majority[:4], [0, 0, 1, 1]) == 1.0 and majority[4] == -1
+    np.testing.assert_allclose(agreement, [1, 1, 1, 2 / 3, 2 / 3])
+    unseen = np.array([[0, 0, 1], [0, ABSENT, 1]])  # absent observers do not vote
+    np.testing.assert_allclose(consensus(unseen)[1], [1, 1, 1])
+
+
+def _batch(n_plots=4, size=256, seed=0):
+    rng = np.random.default_rng(seed)
+    xy, feat, labels = [], [], []
+    for i in range(n_plots):
+        plot = blobs(400, k=int(rng.integers(2, 5)), separation=6, seed=seed + i)
+        idx, pts, f = prepare(plot.xy - plot.xy.mean(0), size, i)
+        xy.append(pts)
+        feat.append(f)
+        labels.append(np.stack([plot.labels[idx], plot.labels[idx]]))
+    labels = torch.tensor(np.array(labels))
+    return torch.tensor(np.array(xy)), torch.tensor(np.array(feat))[..., None], labels, torch.ones(labels.shape[0], size)
+
+
+def test_loss_ignores_cluster_ids():
+    torch.manual_seed(0)
+    emb, noise, agree = torch.randn(2, 50, 8), torch.randn(2, 50), torch.randn(2, 50)
+    labels = torch.randint(-1, 3, (2, 3, 50))
+    renamed = torch.where(labels >= 0, 2 - labels, labels)
+    a = clusternet_loss(emb, noise, agree, labels, torch.rand(2, 50), generator=torch.Generator().manual_seed(1))
+    b = clusternet_loss(emb, noise, agree, renamed, torch.rand(2, 50), generator=torch.Generator().manual_seed(1))
+    assert torch.isclose(a["affinity"], b["affinity"]) and torch.isclose(a["noise"], b["noise"])
+
+
+def test_smoke_training_lowers_the_loss():
+    torch.manual_seed(0)
+    model = ClusterNetModel(TINY)
+    xy, feat, labels, agreement = _batch()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        out = model(xy, feat)
+        loss = clusternet_loss(*out, labels, agreement, generator=torch.Generator().manual_seed(0))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.8 * losses[0]
+
+
+def test_train_checkpoints_and_resumes(tmp_path):
+    from models.train import train
+
+    def truth(xy, seed):  # ground-truth labels as a single observer: fast and numba-free
+        return np.zeros((1, len(xy)), dtype=np.int64)
+
+    kw = dict(n_plots=4, n_val=2, batch_size=2, max_batches=1, config=TINY, label_source=truth, progress=False,
+              log=lambda s: None)
+    first = train(tmp_path, epochs=1, **kw)
+    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "clusternet.pt").exists()
+    again = train(tmp_path, epochs=2, resume=True, **kw)
+    assert [h["epoch"] for h in again["history"]] == [1, 2]
+    assert again["history"][0]["val_loss"] == first["history"][0]["val_loss"]
+    blob = torch.load(tmp_path / "clusternet.pt", weights_only=True)
+    assert set(blob) == {"state_dict", "config", "meta"}
+
+
+def test_annotation_formats(tmp_path):
+    xy = np.random.default_rng(0).normal(size=(6, 2))
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    np.savez(folder / "a.npz", xy=xy, labels=np.array([[0, 0, 0, 1, 1, -1], [0, 0, 1, 1, 1, 1]]))
+    pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "ann1": [0, 0, 0, 1, 1, None], "ann2": [1] * 6}).to_csv(
+        folder / "b.csv", index=False)
+    plots = {p.name: p for p in load_annotations(folder)}
+    assert plots["a"].labelings.shape == (2, 6) and plots["b"].labelings[0, 5] == -1
+    rows = [{"study": "s", "plot_id": 7, "point": i, "x": xy[i, 0], "y": xy[i, 1], "annotator": ann,
+             "label": (i // 3 if ann == "p" else 0), "shown": i != 5}
+            for ann in ["p", "q"] for i in range(6)]
+    for suffix in [".csv", ".json", ".parquet"]:
+        path = tmp_path / f"export{suffix}"
+        frame = pd.DataFrame(rows)
+        if suffix == ".json":
+            frame.to_json(path, orient="records", double_precision=15)
+        else:
+            getattr(frame, "to_csv" if suffix == ".csv" else "to_parquet")(path, index=False)
+        (plot,) = load_annotations(path)
+        np.testing.assert_allclose(plot.xy, xy, rtol=1e-9)
+        np.testing.assert_array_equal(plot.labelings, [[0, 0, 0, 1, 1, ABSENT], [0, 0, 0, 0, 0, ABSENT]])
+
+
+def test_annotations_read_the_benchmark_layout(wut_dir):
+    plots = load_annotations(wut_dir)
+    assert len(plots) == 19 and all(p.labelings.shape[1] == len(p) for p in plots)
+
+
+def test_cluster_embeddings_cuts_at_half_coaffinity():
+    emb = np.r_[np.zeros((10, 2)), np.full((10, 2), 3.0), [[0.1, 0.0]]]
+    noise = np.r_[np.zeros(20), 0.9]
+    labels = cluster_embeddings(emb, noise)
+    assert labels[20] == -1 and len(set(labels[:10])) == 1 and labels[0] != labels[10]
+
+
+# --- the shipped model -----------------------------------------------------------------------
+
+needs_weights = pytest.mark.skipif(not ClusterNet.available(), reason="assets/clusternet.pt is missing")
+
+
+@pytest.fixture(scope="module")
+def net():
+    return ClusterNet.pretrained()
+
+
+@needs_weights
+def test_shipped_weights_load_safely():
+    from perception.clusternet import WEIGHTS
+
+    blob = torch.load(WEIGHTS, weights_only=True)
+    model = ClusterNetModel(blob["config"])
+    model.load_state_dict(blob["state_dict"])
+    assert WEIGHTS.stat().st_size < 10e6 and 3e5 < sum(p.numel() for p in model.parameters()) < 2e6
+
+
+@needs_weights
+def test_reproducible_on_a_fixed_plot(net):
+    plot = blobs(1500, k=4, separation=5, noise=0.05, seed=3)
+    first = net.fit_predict(plot)  # a Scatterplot works as well as an array
+    second = ClusterNet.pretrained().fit_predict(plot.xy)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(net.predict_agreement(plot), net.agreement_)
+    assert 0 <= net.agreement_.min() and net.agreement_.max() <= 1 and net.n_clusters_ == first.max() + 1
+    keep = plot.labels >= 0
+    assert ami(plot.labels[keep], first[keep]) > 0.8
+
+
+@needs_weights
+def test_separated_blobs_are_separate_clusters(net):
+    plot = blobs(800, k=3, separation=10, seed=1)
+    assert ami(plot.labels, net.fit_predict(plot.xy)) > 0.9
+
+
+@needs_weights
+def test_single_gaussian_is_one_cluster(net):
+    xy = np.random.default_rng(0).normal(size=(800, 2))
+    labels = net.fit_predict(xy)
+    assert net.n_clusters_ == 1 and (labels == 0).mean() > 0.8
+
+
+@needs_weights
+def test_invariant_to_order_translation_and_scale(net):
+    plot = two_gaussians(600, distance=5, seed=2)  # below the sample size: every point is seen
+    base = net.fit_predict(plot.xy)
+    perm = np.random.default_rng(0).permutation(len(plot))
+    assert ami(base[perm], net.fit_predict(plot.xy[perm])) == 1.0
+    assert ami(base, net.fit_predict(plot.xy * 1000.0 + 5e4)) == 1.0
+
+
+@needs_weights
+def test_large_plot_is_subsampled_and_propagated(net):
+    plot = blobs(20000, k=3, separation=8, seed=4)
+    labels = net.fit_predict(plot.xy)
+    assert net.subsample_size_ == 1024 and len(labels) == 20000
+    assert ami(plot.labels, labels) > 0.9
+
+
+@needs_weights
+@pytest.mark.parametrize("xy", [np.zeros((50, 2)), np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]]),
+                                np.random.default_rng(1).normal(size=(30, 2)) * 1e-9 + 7])
+def test_degenerate_plots(net, xy):
+    labels = net.fit_predict(Scatterplot(xy))
+    assert labels.shape == (len(xy),) and np.isfinite(net.agreement_).all()
+    assert net.n_clusters_ <= 1 or len(xy) > 3
+
+
+def test_unavailable_weights_are_reported(tmp_path):
+    missing = tmp_path / "none.pt"
+    assert not ClusterNet.available(missing)
+    with pytest.raises(FileNotFoundError):
+        ClusterNet.pretrained(missing)
+
+
+def test_cli_registers_the_commands():
+    from app.cli import build_parser
+
+    args = build_parser().parse_args(["train-clusternet", "--epochs", "2", "--plots", "10", "--resume"])
+    assert (args.epochs, args.plots, args.resume, args.out) == (2, 10, True, "runs/clusternet")
+    assert build_parser().parse_args(["evaluate-clusternet", "--plots", "5"]).plots == 5
+
+
+def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
+    """A study's store is training data: real plots only, annotators flagged by checks left out."""
+    from data.generate import blobs
+    from data.store import AnnotationStore
+    from models.classical import make_clusterer
+
+    url = f"sqlite:///{tmp_path / 'study.sqlite3'}"
+    plot = blobs(60, k=2, separation=10, seed=1)
+    with AnnotationStore(url) as store:
+        study = store.create_study("s", [plot], attention_rate=0.3, seed=0)
+        for careful in (True, False):
+            who = store.annotator_for_token(study.id, store.add_annotator(study.id))
+            while (task := store.next_plot(study.id, who.id)) is not None:
+                if not careful:
+                    labels = np.zeros(len(task.xy), dtype=int)  # one cluster, also on the check
+                elif task.kind == "check":
+                    labels = make_clusterer("hdbscan").fit_predict(task.xy)
+                else:
+                    labels = plot.labels
+                store.submit(study.id, task.plot_id, who.id, labels, key=f"{who.id}-{task.plot_id}")
+    (trained_on,) = load_annotations(url)
+    assert trained_on.labels.shape == (1, 60)  # the careful annotator's labelling of the real plot
+    assert len(np.unique(trained_on.labels)) == 2
