@@ -143,7 +143,8 @@ class CLAMS(BaseEstimator):
         self.n_components_ = k
         self.weights_ = gmm.weights_
         self.means_ = gmm.means_ * span + centre
-        self.covariances_ = gmm.covariances_ * span**2
+        with np.errstate(over="ignore"):  # at magnitudes near 1e300 the data-unit covariance is inf
+            self.covariances_ = gmm.covariances_ * np.float64(span) ** 2
         if k == 1:
             self.pairs_ = np.zeros((0, 2), dtype=np.int64)
             self.pair_probabilities_ = np.zeros(0)
