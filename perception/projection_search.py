@@ -72,33 +72,58 @@ def perceived_clusters(emb, seed: int = 0) -> np.ndarray:
     return make_clusterer("hdbscan", random_state=seed).fit_predict(emb)
 
 
+def score_trial(X, scaled, labels, method: str, params: dict, seed: int = 0) -> tuple[dict, np.ndarray]:
+    """Project with one setting and score the result: (row of scores, embedding)."""
+    from perception.clams import CLAMS
+
+    start = time.perf_counter()
+    emb = Reducer(method, params, random_state=seed).fit_transform(X)
+    elapsed = time.perf_counter() - start
+    trust, cont = neighbourhood_scores(scaled, emb, seed)
+    row = {"method": method, "params": _describe(params),
+           "ambiguity": float(CLAMS(random_state=seed).fit(emb).ambiguity_),
+           "trustworthiness": trust, "continuity": cont, "seconds": elapsed, **params}
+    if labels is not None:
+        row["label_ami"] = float(adjusted_mutual_info_score(labels, perceived_clusters(emb, seed)))
+    return row, emb
+
+
 def search_projections(X, labels=None, methods=("pca", "tsne", "umap"), budget: int = 8, seed: int = 0,
                        progress: Callable[[int, int, dict], None] | None = None,
-                       cancel: threading.Event | None = None) -> SearchResult:
-    """Try ``budget`` settings of each method; rank by ambiguity (then trustworthiness)."""
-    from perception.clams import CLAMS
+                       cancel: threading.Event | None = None, client=None) -> SearchResult:
+    """Try ``budget`` settings of each method; rank by ambiguity (then trustworthiness).
+
+    With a ``dask.distributed`` client the trials run as parallel tasks on its workers.
+    """
     from sklearn.preprocessing import StandardScaler
 
     X = np.asarray(X, dtype=np.float64)
     scaled = StandardScaler().fit_transform(X)
     trials = [(m, s) for m in methods for s in settings(m, budget, seed)]
-    rows, embeddings = [], {}
-    for i, (method, params) in enumerate(trials):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("projection search cancelled")
-        start = time.perf_counter()
-        emb = Reducer(method, params, random_state=seed).fit_transform(X)
-        elapsed = time.perf_counter() - start
-        trust, cont = neighbourhood_scores(scaled, emb, seed)
-        row = {"trial": i, "method": method, "params": _describe(params),
-               "ambiguity": float(CLAMS(random_state=seed).fit(emb).ambiguity_),
-               "trustworthiness": trust, "continuity": cont, "seconds": elapsed, **params}
-        if labels is not None:
-            row["label_ami"] = float(adjusted_mutual_info_score(labels, perceived_clusters(emb, seed)))
-        rows.append(row)
-        embeddings[i] = emb
-        if progress is not None:
-            progress(i + 1, len(trials), row)
+    if client is not None:
+        from distributed import as_completed
+
+        data_refs = client.scatter([X, scaled, labels], broadcast=True)
+        futures = [client.submit(score_trial, *data_refs, m, s, seed, pure=False) for m, s in trials]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results = [None] * len(trials)
+        for done, future in enumerate(as_completed(futures), 1):
+            if cancel is not None and cancel.is_set():
+                client.cancel(futures)
+                raise Cancelled("projection search cancelled")
+            results[index[future.key]] = future.result()
+            if progress is not None:
+                progress(done, len(trials), results[index[future.key]][0])
+    else:
+        results = []
+        for i, (method, params) in enumerate(trials):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("projection search cancelled")
+            results.append(score_trial(X, scaled, labels, method, params, seed))
+            if progress is not None:
+                progress(i + 1, len(trials), results[-1][0])
+    rows = [{"trial": i, **row} for i, (row, _) in enumerate(results)]
+    embeddings = {i: emb for i, (_, emb) in enumerate(results)}
     ranking = pd.DataFrame(rows).sort_values(["ambiguity", "trustworthiness"], ascending=[True, False],
                                              kind="stable").reset_index(drop=True)
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))

@@ -82,3 +82,16 @@ def test_reduce_cli(tmp_path):
     assert len(ranking) == 3 and ranking["ambiguity"].is_monotonic_increasing
     for name in ranking["file"]:
         assert len(pd.read_parquet(tmp_path / "out" / name)) == 120
+
+
+def test_dask_search_matches_in_process(separated):
+    from data.large import dask_client
+
+    X, y = separated
+    local = search_projections(X, y, methods=("pca", "isomap"), budget=2, seed=0)
+    with dask_client(n_workers=2) as client:
+        remote = search_projections(X, y, methods=("pca", "isomap"), budget=2, seed=0, client=client)
+    cols = ["trial", "method", "params", "ambiguity", "trustworthiness", "continuity", "label_ami"]
+    pd.testing.assert_frame_equal(local.ranking[cols], remote.ranking[cols])
+    for trial, emb in local.embeddings.items():
+        np.testing.assert_allclose(emb, remote.embeddings[trial])

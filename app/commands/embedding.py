@@ -21,6 +21,10 @@ def register(sub):
     p.add_argument("--budget", type=int, default=8, help="settings tried per method (default 8)")
     p.add_argument("--max-rows", type=int, default=None, help="seeded subsample of the rows")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parallel", action="store_true", help="run the trials as tasks on a Dask cluster "
+                   "(the client `--many` batch scoring uses)")
+    p.add_argument("--scheduler", help="with --parallel: Dask scheduler address (default: "
+                   "$VISCLUST_DASK_SCHEDULER or a local cluster)")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.set_defaults(run=_reduce)
 
@@ -47,8 +51,15 @@ def _reduce(args):
         bar.update(1)
         bar.set_postfix(method=row["method"], ambiguity=f"{row['ambiguity']:.3f}")
 
-    result = search_projections(table.X, table.labels, methods=methods, budget=args.budget, seed=args.seed,
-                                progress=progress)
+    if args.parallel:
+        from data.large import dask_client
+
+        with dask_client(args.scheduler) as client:
+            result = search_projections(table.X, table.labels, methods=methods, budget=args.budget,
+                                        seed=args.seed, progress=progress, client=client)
+    else:
+        result = search_projections(table.X, table.labels, methods=methods, budget=args.budget, seed=args.seed,
+                                    progress=progress)
     bar.close()
     files = []
     for _, row in result.ranking.iterrows():
