@@ -155,6 +155,18 @@ def run_clams(xy: np.ndarray, seed: int = 0):
     return CLAMS(random_state=seed).fit(xy)
 
 
+def stored_annotations(xy: np.ndarray) -> np.ndarray:
+    """People's labellings of these points in the annotation store (the default one: see
+    data.store.default_url); an empty (0, n) array when there are none or no store is reachable."""
+    from data.store import AnnotationStore, StoreError
+
+    try:
+        with AnnotationStore() as store:
+            return store.human_labelings(xy)
+    except (StoreError, OSError):
+        return np.empty((0, len(xy)), dtype=np.int64)
+
+
 def agreement_matrix(labelings: dict[str, np.ndarray], metric: str = "AMI") -> np.ndarray:
     """Pairwise AMI or ARI between labelings."""
     from perception import agreement

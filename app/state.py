@@ -7,6 +7,7 @@ A data set is named by one string so that the URL can carry it:
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import threading
@@ -288,6 +289,7 @@ class CompareState(param.Parameterized):
     done = param.Integer(default=0)
     matrix = param.Parameter(default=None, doc="(names, agreement matrix) for app.metric, or None")
     kappa = param.Dict(default={}, doc="method -> kappa_alpha against the reference labelings")
+    humans = param.Parameter(default=None, doc="(m, n) stored human annotations of the plot, or None")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -319,7 +321,10 @@ class CompareState(param.Parameterized):
                 failures[method] = f"failed: {exc}"
             self.done = i + 1
         self._job = None
-        self.param.update(results=results, failures=failures, busy="")
+        self.busy = "Looking for stored human annotations"
+        # Not cached: annotations keep arriving while a study runs.
+        humans = await asyncio.wrap_future(jobs.POOL.submit(jobs.stored_annotations, plot.xy))
+        self.param.update(results=results, failures=failures, busy="", humans=humans if len(humans) else None)
         await self.score()
 
     @param.depends("app.metric", watch=True)
@@ -329,7 +334,9 @@ class CompareState(param.Parameterized):
         if len(labelings) < 2:
             self.param.update(matrix=None, kappa={})
             return
-        metric, refs = self.app.metric, self.app.plot.labelings
+        # kappa_alpha needs several raters: stored human annotations first, else reference labelings.
+        metric = self.app.metric
+        refs = self.humans if self.humans is not None else self.app.plot.labelings
         names = tuple(labelings)
 
         def compute():
@@ -352,8 +359,13 @@ class CompareState(param.Parameterized):
             self._job.cancel()
 
     def labelings(self) -> dict[str, np.ndarray]:
-        """All labelings to compare: the methods', then the plot's reference labelings."""
+        """All labelings to compare: the methods', the stored annotators' majority, then the
+        plot's reference labelings."""
+        from perception.observers import majority_labels
+
         out = {METHOD_NAMES[m]: r.labels for m, r in self.results.items()}
+        if self.humans is not None and self.for_dataset == self.app.loaded:
+            out[f"people (majority of {len(self.humans)})"] = majority_labels(self.humans)
         plot = self.app.plot
         if plot is not None and plot.labels is not None and self.for_dataset == self.app.loaded:
             refs = plot.labelings

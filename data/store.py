@@ -944,6 +944,23 @@ class AnnotationStore:
             return np.empty((0, self.plot(study, plot_id).xy.shape[0]), dtype=np.int64)
         return np.stack([r.labels for r in records])
 
+    def human_labelings(self, xy, exclude_flagged: bool = True) -> np.ndarray:
+        """Every stored labelling of exactly these points, from any study: (m, n), -1 = not lassoed.
+
+        Points are matched by content hash, so a plot loaded from anywhere finds its annotations.
+        """
+        xy = _points(xy)
+        digest = hashlib.sha256(xy.tobytes()).hexdigest()
+        with self._tx() as s:
+            plot = s.scalar(select(Plot).where(Plot.sha256 == digest))
+            rows = [] if plot is None else s.execute(
+                select(Annotation.study_id, Annotation.annotator_id, Annotation.labels)
+                .where(Annotation.plot_id == plot.id).order_by(Annotation.id)).all()
+        dropped = {study: self.flagged(study) for study in {r.study_id for r in rows}} if exclude_flagged else {}
+        kept = [np.frombuffer(r.labels, dtype="<i4").astype(np.int64) for r in rows
+                if r.annotator_id not in dropped.get(r.study_id, ())]
+        return np.stack(kept) if kept else np.empty((0, len(xy)), dtype=np.int64)
+
     def progress(self, study, annotator) -> Progress:
         with self._tx() as s:
             st = self._study(s, study)

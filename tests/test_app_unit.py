@@ -132,3 +132,27 @@ def test_ellipse_paths_follow_the_covariance():
     (path,) = plots.ellipse_paths(np.array([[1.0, 2.0]]), np.array([[[4.0, 0.0], [0.0, 1.0]]]), n_sigma=1)
     assert np.isclose(np.abs(path[:, 0] - 1).max(), 2.0, atol=1e-2)
     assert np.isclose(np.abs(path[:, 1] - 2).max(), 1.0, atol=1e-2)
+
+
+def test_compare_uses_stored_human_annotations(tmp_path, monkeypatch):
+    """A plot that people annotated in a study shows their majority and kappa_alpha per method."""
+    from data.store import AnnotationStore
+
+    monkeypatch.setenv("VISCLUST_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("VISCLUST_DB_URL", raising=False)
+    app = AppState(dataset="separated-blobs", methods=["hdbscan", "kmeans"])
+    app.load_now()
+    with AnnotationStore() as store:
+        study = store.create_study("s", ["separated-blobs"], seed=0)
+        for i in range(3):
+            who = store.annotator_for_token(study.id, store.add_annotator(study.id))
+            task = store.next_plot(study.id, who.id)
+            labels = app.plot.labels.copy()
+            labels[: 10 * i] = -1  # people leave a few points out, differently
+            store.submit(study.id, task.plot_id, who.id, labels, key=f"k{i}")
+    st = CompareState(app=app)
+    run(st.run())
+    assert st.humans.shape == (3, 1200)
+    names, _ = st.matrix
+    assert "people (majority of 3)" in names
+    assert set(st.kappa) == {"HDBSCAN", "k-means"} and all(np.isfinite(list(st.kappa.values())))

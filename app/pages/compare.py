@@ -104,7 +104,7 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
 
     def on_plot(*_):
         # A new plot invalidates the old comparison.
-        st.param.update(results={}, failures={}, matrix=None, kappa={})
+        st.param.update(results={}, failures={}, matrix=None, kappa={}, humans=None)
 
     run.on_click(on_run)
     cancel.on_click(lambda _: st.cancel())
