@@ -1,6 +1,7 @@
 """Models: what ships, whether it is usable here, its model card, docs and evaluation tables."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -38,13 +39,29 @@ def _documents() -> list[tuple[str, Path]]:
     return docs
 
 
+# Summaries of `visclust evaluate clusternet` and `visclust evaluate clams` (see the docs for commands).
+EVALUATIONS = {"clusternet_evaluation.csv": "ClusterNet and the clusterers: 300 held-out generated plots "
+               "(simulated crowd) and the 19 human-labelled wut sets",
+               "clams_evaluation.csv": "CLAMS and clusterer-variability baselines: Spearman rho with the "
+               "simulated crowd's ambiguity on 200 held-out plots"}
+
+
 def _evaluation_tables() -> list[tuple[str, Path]]:
-    return [(p.stem.replace("_", " "), p) for p in sorted((ROOT / "assets").glob("*.csv"))]
+    return [(title, ROOT / "assets" / name) for name, title in EVALUATIONS.items()
+            if (ROOT / "assets" / name).exists()]
+
+
+# Relative image links in the docs point into the repository, not at this server.
+LOCAL_IMAGE = re.compile(r"!\[([^\]]*)\]\((?!https?:)[^)]+\)")
+
+
+def _markdown(path: Path) -> str:
+    return LOCAL_IMAGE.sub(r"*(figure in the repository: \1)*", path.read_text())
 
 
 def models_view(app: AppState) -> pn.viewable.Viewable:
     docs = _documents()
-    accordion = pn.Accordion(*[(title, pn.pane.Markdown(path.read_text(), width=900)) for title, path in docs],
+    accordion = pn.Accordion(*[(title, pn.pane.Markdown(_markdown(path), width=900)) for title, path in docs],
                              width=920)
     tables = [pn.Column(f"#### {title}", pn.pane.DataFrame(pd.read_csv(path), index=False))
               for title, path in _evaluation_tables()]
