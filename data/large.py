@@ -81,6 +81,18 @@ def aggregate(points, width: int = 800, height: int = 800, x_range=None, y_range
     return np.asarray(canvas.points(frame, "x", "y", agg=ds.count()).values)
 
 
+def shade_png(counts: np.ndarray, path) -> Path:
+    """Write a count grid as a PNG (histogram-equalised blues), the way the dashboard shades density."""
+    import datashader.transfer_functions as tf
+    import xarray as xr
+
+    grid = xr.DataArray(counts, dims=["y", "x"])
+    image = tf.shade(grid.where(grid > 0), cmap=["#c6dbef", "#08306b"], how="eq_hist")
+    path = Path(path)
+    image.to_pil().save(path)
+    return path
+
+
 def write_points(xy: np.ndarray, path, partitions: int = 8) -> Path:
     """Write points as a folder of Parquet partitions (the layout Dask reads in parallel)."""
     import dask.dataframe as dd

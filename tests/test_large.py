@@ -80,3 +80,17 @@ def test_ambiguity_many_ranks_plots(tmp_path):
     table = pd.read_csv(tmp_path / "table.csv")
     assert table["ambiguity"].is_monotonic_increasing
     assert table.set_index("file").loc["close.csv", "ambiguity"] > table.set_index("file").loc["apart.csv", "ambiguity"]
+
+
+def test_render_command_writes_the_image(big_parquet, tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    _, path = big_parquet
+    out = subprocess.run([sys.executable, "-m", "app.cli", "render", str(path), "-o", str(tmp_path / "p.png"),
+                          "--size", "300"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "3,000,000 points" in out.stdout
+    assert Image.open(tmp_path / "p.png").size == (300, 300)

@@ -118,3 +118,19 @@ def test_truncated_parquet_is_a_clear_error():
     pd.DataFrame({"x": np.arange(100.0), "y": np.arange(100.0)}).to_parquet(buffer)
     with pytest.raises(InvalidScatterplot, match="could not read"):
         data.load(buffer.getvalue()[: len(buffer.getvalue()) // 2], format="parquet")
+
+
+@SETTINGS
+@given(st.binary(max_size=300), st.sampled_from(["a.csv", "b.tsv", "c.json", "d.parquet", "e.npy", "f.npz",
+                                                 "g.txt", "noextension", "h.xlsx"]))
+def test_dashboard_upload_path_keeps_the_plot(raw, filename):
+    """Whatever is uploaded, the page either shows the new plot or a message and keeps the old one."""
+    from app.state import AppState
+
+    app = AppState(dataset="moons")
+    app.load_now()
+    before = app.plot
+    if app.upload(raw, filename):
+        assert len(app.plot) >= 3 and app.error == ""
+    else:
+        assert app.error.startswith(filename) and app.plot is before and app.dataset == "moons"

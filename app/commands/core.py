@@ -39,6 +39,17 @@ def register(sub):
                    "local cluster)")
     p.set_defaults(run=_cluster)
 
+    p = sub.add_parser("render", help="render a Parquet point set of any size to PNG through Dask",
+                       description="Reads the Parquet file or folder lazily and bins it partition by "
+                       "partition with datashader's Dask backend, so memory stays far below the data's size.")
+    p.add_argument("input", help="Parquet file or folder with columns x and y")
+    p.add_argument("-o", "--output", required=True, help="PNG file")
+    p.add_argument("-x", default="x", help="x column")
+    p.add_argument("-y", default="y", help="y column")
+    p.add_argument("--size", type=int, default=800, help="image width and height in pixels")
+    p.add_argument("--scheduler", help="Dask scheduler address (default: $VISCLUST_DASK_SCHEDULER or local)")
+    p.set_defaults(run=_render)
+
     p = sub.add_parser("serve", help="serve the dashboard (panel serve app/main.py)")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="localhost")
@@ -127,6 +138,18 @@ def _cluster_many(args, params):
     print(table.to_string(index=False))
     if out is not None:
         table.to_csv(out / "summary.csv", index=False)
+
+
+def _render(args):
+    import time
+
+    from data.large import aggregate, dask_client, open_points, shade_png
+
+    start = time.perf_counter()
+    with dask_client(args.scheduler):
+        counts = aggregate(open_points(args.input, args.x, args.y), args.size, args.size)
+    shade_png(counts, args.output)
+    print(f"rendered {int(counts.sum()):,} points to {args.output} in {time.perf_counter() - start:.1f} s")
 
 
 def _serve(args):
