@@ -77,7 +77,7 @@ def run(quick: bool = False) -> list[dict]:
     size_mb = n * 2 * 8 / 2**20
     label = f"{n // 1_000_000}M points"
     return [row(f"render {label} from Parquet through Dask (s)", seconds, f"pandas.read_parquet of the {label}",
-                read_s, note="2 local workers, 800x800"),
+                read_s, note="2 local worker threads, 800x800"),
             row(f"peak RSS rendering {label}, all processes (MB, not s)", peak, "the points' float64 size (MB)",
                 size_mb, "well below the data size", peak < size_mb,
                 note=f"pandas.read_parquet peaked at {read_peak:.0f} MB")]

@@ -19,8 +19,12 @@ SCHEDULER_ENV = "VISCLUST_DASK_SCHEDULER"
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, n_workers: int | None = None):
-    """A distributed client: connect to ``scheduler`` (or $VISCLUST_DASK_SCHEDULER), else a LocalCluster."""
+def dask_client(scheduler: str | None = None, n_workers: int | None = None, processes: bool = True):
+    """A distributed client: connect to ``scheduler`` (or $VISCLUST_DASK_SCHEDULER), else a LocalCluster.
+
+    ``processes=False`` runs the local workers as threads of this process: right for datashader's
+    aggregation (numba releases the GIL) and it saves each worker process's ~400 MB of imports.
+    """
     from distributed import Client, LocalCluster
 
     address = scheduler or os.environ.get(SCHEDULER_ENV)
@@ -32,7 +36,7 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None):
             client.close()
         return
     cluster = LocalCluster(n_workers=n_workers or min(2, os.cpu_count() or 1), threads_per_worker=1,
-                           processes=True, dashboard_address=None)
+                           processes=processes, dashboard_address=None)
     client = Client(cluster)
     try:
         yield client

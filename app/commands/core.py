@@ -146,7 +146,7 @@ def _render(args):
     from data.large import aggregate, dask_client, open_points, shade_png
 
     start = time.perf_counter()
-    with dask_client(args.scheduler):
+    with dask_client(args.scheduler, processes=False):
         counts = aggregate(open_points(args.input, args.x, args.y), args.size, args.size)
     shade_png(counts, args.output)
     print(f"rendered {int(counts.sum()):,} points to {args.output} in {time.perf_counter() - start:.1f} s")
