@@ -5,7 +5,8 @@
    the re-aggregated image over the websocket, plus one animation frame.
 3. Datashader aggregation of 10M points against numpy.histogram2d at the same resolution.
 
-Run: .venv/bin/python bench/bench_render.py   (needs /usr/bin/chromium)
+Run: .venv/bin/python bench/bench_render.py [--quick]   (needs /usr/bin/chromium), or
+`visclust bench --only render`.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def aggregation(n: int = 10_000_000, size: int = 600, repeats: int = 3) -> dict:
     t_ds = min(_timed(lambda: canvas.points(table, "x", "y")) for _ in range(repeats))
     x, y = table["x"].to_numpy(), table["y"].to_numpy()
     t_np = min(_timed(lambda: np.histogram2d(x, y, bins=size, range=[[-5, 5], [-5, 5]])) for _ in range(repeats))
-    return {"datashader_s": t_ds, "histogram2d_s": t_np, "speedup": t_np / t_ds}
+    return {"datashader_s": t_ds, "histogram2d_s": t_np}
 
 
 def _timed(fn) -> float:
@@ -130,31 +131,8 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main():
-    from playwright.sync_api import sync_playwright
-
-    agg = aggregation()
-    print(f"aggregation of 10M points at 600x600: datashader {agg['datashader_s'] * 1e3:.0f} ms, "
-          f"numpy.histogram2d {agg['histogram2d_s'] * 1e3:.0f} ms, ratio {agg['speedup']:.1f}x")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/main"
-    try:
-        wait_for_http(url, server)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            cold = first_paint(browser, f"{url}?dataset=gaussian-1M", "1,000,000 points")
-            warm = first_paint(browser, f"{url}?dataset=gaussian-1M", "1,000,000 points")
-            print(f"first paint, 1M points: {cold:.2f} s cold (generating the points), {warm:.2f} s cached")
-            times = zoom_rerender(browser, f"{url}?dataset=gaussian-10M")
-            print(f"zoom re-render, 10M points: median {statistics.median(times):.2f} s, "
-                  f"max {max(times):.2f} s over {len(times)} wheel zooms")
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    for r in run(quick="--quick" in sys.argv):
+        print(r)
 
 
 if __name__ == "__main__":
