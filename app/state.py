@@ -102,11 +102,11 @@ def resolve(key: str) -> Scatterplot:
         _, kind, body = (key.split(":", 2) + [""])[:3]
         params = dict(item.split("=", 1) for item in body.split(",") if "=" in item)
         params = {k: _number(v) for k, v in params.items()}
-        if int(params.get("n", 0)) > MAX_POINTS:
-            raise InvalidScatterplot(f"generators go up to {MAX_POINTS:,} points")
         try:
+            if int(params.get("n", 0)) > MAX_POINTS:
+                raise InvalidScatterplot(f"generators go up to {MAX_POINTS:,} points")
             plot = data.generate.generate(kind, **params)
-        except TypeError as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidScatterplot(f"bad generator parameter: {exc}") from None
         plot.name = key
         return plot

@@ -395,6 +395,18 @@ def _plot_renders(sp: StudyPlot, xy: np.ndarray) -> list[RenderSettings]:
     return [RenderSettings.from_dict(d) for d in json.loads(sp.render)]
 
 
+def _flagged(attention_scores: dict[int, list[float]]) -> set[int]:
+    return {who for who, scores in attention_scores.items() if min(scores) < CHECK_MIN_AMI}
+
+
+def _imported_renders(plot_id, text: str) -> list[RenderSettings]:
+    """Render settings read from an import, or a StoreError naming the plot."""
+    try:
+        return [RenderSettings.from_dict(d) for d in json.loads(text)]
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"plot {plot_id}: unreadable render settings ({exc})") from None
+
+
 def _loads(text: str | None):
     return None if text is None else json.loads(text)
 
@@ -990,7 +1002,7 @@ class AnnotationStore:
 
     def flagged(self, study) -> set[int]:
         """Annotators who labelled an attention check with AMI below CHECK_MIN_AMI."""
-        return {who for who, scores in self.attention_scores(study).items() if min(scores) < CHECK_MIN_AMI}
+        return _flagged(self.attention_scores(study))
 
     def annotator_stats(self, study, exclude_flagged: bool = False) -> list[AnnotatorStats]:
         """Per annotator: annotations, median seconds per plot, leave-one-out kappa_alpha (their
@@ -998,7 +1010,8 @@ class AnnotationStore:
         and attention-check score."""
         from perception.agreement import kappa_alpha
 
-        scores, flagged = self.attention_scores(study), self.flagged(study)
+        scores = self.attention_scores(study)
+        flagged = _flagged(scores)
         records = self.annotations(study, kind="plot")
         by_plot: dict[int, list[AnnotationRecord]] = {}
         for r in records:
@@ -1111,10 +1124,15 @@ class AnnotationStore:
             first_point = points.iloc[0]
             if "kind" in points and pd.notna(first_point["kind"]):
                 item["kind"] = str(first_point["kind"])
+                if item["kind"] not in ("plot", "check"):
+                    raise StoreError(f"plot {plot_id}: kind must be 'plot' or 'check', not {item['kind']!r}")
             if item.get("kind") == "check" and "truth" in points:
                 item["truth"] = _labels(points["truth"].to_numpy(dtype=np.float64))
             if "plot_render" in points and pd.notna(first_point["plot_render"]):
                 item["render"] = str(first_point["plot_render"])
+                n_variants = len(_imported_renders(plot_id, item["render"]))
+            else:
+                n_variants = 1
             items.append(item)
             labelled = rows[rows["annotator"].notna()]
             group_by = ["annotator", "key"] if "key" in labelled and labelled["key"].notna().all() else ["annotator"]
@@ -1125,7 +1143,7 @@ class AnnotationStore:
                 first = ann.iloc[0]
                 annotations.append(dict(
                     position=len(items) - 1, annotator=str(group[0]),
-                    key=str(group[1]) if len(group) > 1 else f"import-{plot_id}-{group[0]}"[:MAX_KEY],
+                    key=_key(group[1]) if len(group) > 1 else f"import-{plot_id}-{group[0]}"[:MAX_KEY],
                     labels=labels, seconds=_seconds(first["seconds"]) if "seconds" in ann and pd.notna(
                         first["seconds"]) else None,
                     created_at=pd.Timestamp(first["created_at"]).to_pydatetime() if "created_at" in ann and pd.notna(
@@ -1134,6 +1152,11 @@ class AnnotationStore:
                         first["app_version"]) else "unknown",
                     **{col: first[col] if col in ann and pd.notna(first[col]) else None
                        for col in ("variant", "render", "viewport", "lassos")}))
+                # Checked here: every later read of the study parses these values.
+                if not 0 <= int(annotations[-1]["variant"] or 0) < n_variants:
+                    raise StoreError(f"plot {plot_id}: render variant {annotations[-1]['variant']} does not exist")
+                if annotations[-1]["render"] is not None:
+                    _imported_renders(plot_id, f"[{annotations[-1]['render']}]")
         with self._tx() as s:
             info = self._create(s, name, items, None, 0, None)
             positions = {sp.position: sp for sp in self._study(s, info.id).plots}

@@ -88,10 +88,6 @@ class ClusterNetModel(nn.Module):
         return emb, out[..., d], out[..., d + 1]
 
 
-def n_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 # --- input preparation, shared by training and inference -------------------------------------
 
 def sample_points(xy: np.ndarray, size: int, seed: int = 0) -> np.ndarray:

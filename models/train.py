@@ -21,6 +21,7 @@ thresholds chosen on the validation plots (``calibrate``) stored in its config.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -216,9 +217,13 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     torch.manual_seed(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = ClusterNetModel(config)
+    ckpt_path = out / "checkpoint.pt"
+    # weights_only: the checkpoint holds tensors and plain containers, nothing to unpickle.
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if resume and ckpt_path.exists() else None
+    # A resumed run rebuilds the network it saved, whatever config or start weights it began from.
+    model = ClusterNetModel(ckpt["config"] if ckpt else config)
     start_weights = None
-    if annotations and not resume:
+    if annotations and ckpt is None:
         start_weights = ASSETS / "clusternet.pt"
         if start_weights.exists():
             model = load_weights(start_weights)
@@ -246,20 +251,18 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
 
     def warmup_cosine(step):  # stateless in the step, so resuming with more epochs stretches it
         warm = max(1, total // 20)
-        return (step + 1) / warm if step < warm else 0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * min(1.0, step / total)))
+        return (step + 1) / warm if step < warm else 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine)
     generator = torch.Generator().manual_seed(seed)
     history: list[dict] = []
     first_epoch, best = 0, float("inf")
-    ckpt_path = out / "checkpoint.pt"
-    if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimiser.load_state_dict(ckpt["optimiser"])
         scheduler.load_state_dict(ckpt["scheduler"])
         generator.set_state(ckpt["generator"])
-        history, first_epoch, best = ckpt["history"], ckpt["epoch"] + 1, ckpt["best"]
+        history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
                     "lr": lr, "annotations": annotations, "start_weights": str(start_weights) if start_weights else None}
@@ -284,12 +287,13 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
                "seconds": time.perf_counter() - t0}
         history.append(row)
         log(json.dumps(row))
-        if row["val_loss"] < best:
+        if not row["val_loss"] >= best:  # also true for NaN, so every run exports some weights
             best = row["val_loss"]
             export(model, out / "clusternet.pt", {**command_meta, "epoch": epoch + 1, "history": history})
         torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                    "history": history, "epoch": epoch, "best": best, "config": dict(model.config)},
+                    "history": json.dumps(history), "epoch": epoch, "best": float(best),
+                    "config": dict(model.config)},
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
     (out / "history.json").write_text(json.dumps(history, indent=1))

@@ -21,6 +21,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from data import Scatterplot, display_normalize
+from data.normalize import display_transform
 from data.validate import clean_points
 
 from . import separability
@@ -128,8 +129,7 @@ class CLAMS(BaseEstimator):
         xy = X.xy if isinstance(X, Scatterplot) else X
         xy, _ = clean_points(xy)
         n = len(xy)
-        lo, hi = xy.min(axis=0), xy.max(axis=0)
-        centre, span = lo / 2 + hi / 2, float(np.max(hi / 2 - lo / 2)) * 2  # as display_normalize
+        centre, span = display_transform(xy)  # to map the components back to data units
         pts = display_normalize(xy)
         rng = np.random.default_rng(self.random_state)
         if n > self.sample_size:

@@ -14,6 +14,8 @@ Unambiguous plots settle after a few annotations, so the annotators go to the am
 """
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,9 +106,16 @@ class RoutingCache:
 
     def __init__(self):
         self._states: dict[tuple[int, int], PlotState] = {}
+        # Concurrent next_plot calls (PostgreSQL takes no store-wide lock) must not add an
+        # annotation twice.
+        self._lock = threading.Lock()
 
     def state(self, study_id: int, plot_id: int, annotations, prior: float | None) -> PlotState:
         """``annotations``: (id, labels bytes) of the plot, oldest first."""
+        with self._lock:
+            return self._update(study_id, plot_id, annotations, prior)
+
+    def _update(self, study_id, plot_id, annotations, prior) -> PlotState:
         state = self._states.get((study_id, plot_id))
         known = set() if state is None else set(state.ids)
         if state is None or not known <= {a for a, _ in annotations}:

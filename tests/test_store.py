@@ -255,6 +255,27 @@ def test_export_import_round_trip(store, tmp_path, suffix):
         store.export(info, tmp_path / "out.xlsx")
 
 
+@pytest.mark.parametrize("column,value,message", [
+    ("kind", "bogus", "kind must be"),
+    ("variant", 7, "variant 7"),
+    ("plot_render", "not json", "unreadable render settings"),
+    ("key", "k" * 101, "idempotency key"),
+])
+def test_import_refuses_values_later_reads_would_choke_on(tmp_path, column, value, message):
+    """A tampered export is refused whole instead of breaking every read of the study."""
+    with AnnotationStore(f"sqlite:///{tmp_path / 'a.sqlite3'}") as store:
+        info = store.create_study("s", plots(1), seed=0)
+        who = store.annotator_for_token(info, store.add_annotator(info))
+        task = store.next_plot(info, who)
+        store.submit(info, task.plot_id, who, np.zeros(len(task.xy), dtype=int), key="k")
+        frame = store.export_frame(info)
+        frame[column] = value
+        frame.to_csv(tmp_path / "bad.csv", index=False)
+        with pytest.raises(StoreError, match=message):
+            store.import_(tmp_path / "bad.csv")
+        assert len(store.studies()) == 1
+
+
 def test_default_sqlite_file_uses_wal(tmp_path, monkeypatch):
     monkeypatch.delenv("VISCLUST_DB_URL", raising=False)
     monkeypatch.setenv("VISCLUST_DATA_DIR", str(tmp_path / "dir"))

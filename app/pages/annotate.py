@@ -237,7 +237,8 @@ class AnnotatorSession:
             self._set(np.full_like(self.labels, -1), [])
 
     def no_clusters(self):
-        self.labels, self.lassos = np.full_like(self.labels, -1), []
+        # Through the undo stack, so a submission that fails leaves the lassos recoverable.
+        self._set(np.full_like(self.labels, -1), [])
         self.submit()
 
     def _viewport(self) -> dict | None:
@@ -280,22 +281,6 @@ def _consecutive(labels: np.ndarray) -> np.ndarray:
 
 # --- admin -------------------------------------------------------------------------------
 
-def _agreement():
-    try:
-        from perception import agreement
-    except ImportError:
-        return None
-    return agreement
-
-
-def _clams():
-    try:
-        from perception.clams import CLAMS
-    except ImportError:
-        return None
-    return CLAMS
-
-
 def _metric(fn, *args) -> str:
     try:
         return f"{float(fn(*args)):.3f}"
@@ -303,9 +288,9 @@ def _metric(fn, *args) -> str:
         return f"error ({type(exc).__name__})"
 
 
-def _agreement_cells(agreement, labelings) -> dict:
-    if agreement is None:
-        return {"human ambiguity": "unavailable", "Krippendorff alpha": "unavailable"}
+def _agreement_cells(labelings) -> dict:
+    from perception import agreement
+
     if len(labelings) < 2:
         return {"human ambiguity": "needs 2 annotations", "Krippendorff alpha": "needs 2 annotations"}
     return {"human ambiguity": _metric(agreement.human_ambiguity, labelings),
@@ -316,21 +301,15 @@ def plot_table(store: AnnotationStore, study_id: int, with_clams: bool = False, 
     """Per plot: annotations, human ambiguity, Krippendorff's alpha and (on request) CLAMS."""
     import pandas as pd
 
-    agreement, clams = _agreement(), _clams() if with_clams else None
+    from perception.clams import CLAMS
+
     rows = []
     for summary in store.plots(study_id):
         labelings = store.labelings(study_id, summary.plot_id, exclude_flagged=exclude_flagged)
         row = {"plot": summary.name, "points": summary.n_points, "annotations": len(labelings),
-               **_agreement_cells(agreement, labelings)}
-        if not with_clams:
-            row["CLAMS"] = "not computed"
-        elif clams is None:
-            row["CLAMS"] = "unavailable"
-        else:
-            try:
-                row["CLAMS"] = _metric(clams().score, store.plot(study_id, summary.plot_id).xy)
-            except FileNotFoundError:  # the shipped model may still be in training
-                row["CLAMS"] = "unavailable"
+               **_agreement_cells(labelings)}
+        row["CLAMS"] = (_metric(CLAMS().score, store.plot(study_id, summary.plot_id).xy) if with_clams
+                        else "not computed")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -339,14 +318,16 @@ def variant_table(store: AnnotationStore, study_id: int, exclude_flagged: bool =
     """Agreement broken down by render variant: mean over plots with 2+ annotations under it."""
     import pandas as pd
 
-    agreement, info = _agreement(), store.study(study_id)
+    from perception import agreement
+
+    info = store.study(study_id)
     rows = []
     for v, settings in enumerate(info.render_variants):
         ambiguity, alpha, n = [], [], 0
         for summary in store.plots(study_id):
             labelings = store.labelings(study_id, summary.plot_id, exclude_flagged=exclude_flagged, variant=v)
             n += len(labelings)
-            if agreement is not None and len(labelings) >= 2:
+            if len(labelings) >= 2:
                 ambiguity.append(agreement.human_ambiguity(labelings))
                 alpha.append(agreement.krippendorff_alpha(labelings))
         rows.append({"variant": settings.name, "point size": settings.point_size, "opacity": settings.opacity,
@@ -437,7 +418,9 @@ def admin_view(store: AnnotationStore, study_id: int):
 
 def replay_panel(store: AnnotationStore, study_id: int):
     """Pick an annotation; see the plot exactly as its annotator saw it (data.render.render_png)."""
-    choices = {f"{r.annotator} - plot {r.plot_id}": (r.plot_id, r.annotator_id) for r in store.annotations(study_id)}
+    # Names need not be unique: the annotator id keeps every annotation selectable.
+    choices = {f"{r.annotator} (#{r.annotator_id}) - plot {r.plot_id}": (r.plot_id, r.annotator_id)
+               for r in store.annotations(study_id)}
     select = pn.widgets.Select(name="Annotation", options=list(choices), css_classes=["vc-replay-select"])
     image = pn.pane.PNG(None, css_classes=["vc-replay"])
 
