@@ -8,12 +8,12 @@ and ``perception``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -87,31 +87,17 @@ def submit(key: tuple, fn: Callable[[], object]) -> Job:
     return Job(key, CACHE.get_or_submit(key, fn))
 
 
-# --- perception modules are written in parallel: use them only when they import ---------
-
-def _module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
 def availability() -> dict[str, str | None]:
-    """For each perception component: None when usable, otherwise why not (for the UI)."""
-    out: dict[str, str | None] = {}
-    clusternet = _module("perception.clusternet")
-    if clusternet is None:
-        out["clusternet"] = "perception.clusternet is not installed yet"
-    else:
-        try:
-            ok = bool(clusternet.ClusterNet.available())
-        except Exception as exc:  # a broken install must not take the page down
-            ok, exc_text = False, str(exc)
-        else:
-            exc_text = "no trained ClusterNet weights were found"
-        out["clusternet"] = None if ok else exc_text
-    out["clams"] = None if _module("perception.clams") else "perception.clams is not installed yet"
-    return out
+    """For each perception model: None when usable, otherwise why not (for the UI).
+
+    Both need a shipped model file; a checkout without it must say so, not fail mid-page.
+    """
+    from perception.clusternet import ClusterNet
+    from perception.separability import DEFAULT_MODEL_PATH
+
+    return {"clusternet": None if ClusterNet.available() else "no trained ClusterNet weights were found",
+            "clams": None if Path(DEFAULT_MODEL_PATH).exists()
+            else f"the CLAMS pair model {DEFAULT_MODEL_PATH} is missing"}
 
 
 @dataclass
