@@ -2,6 +2,7 @@
 import holoviews as hv
 import panel as pn
 
+from app.pages.annotate import annotate_view
 from app.pages.compare import compare_view
 from app.pages.embed import embed_view
 from app.pages.explore import explore_view
@@ -13,12 +14,7 @@ hv.extension("bokeh", logo=False)
 
 
 def annotate_page(app: AppState) -> pn.viewable.Viewable:
-    """The Annotate page is another engineer's module: import it lazily, tolerate its absence."""
-    try:
-        from app.pages.annotate import annotate_view
-    except ImportError as exc:
-        return pn.pane.Alert(f"The Annotate page is not available yet ({exc}).", alert_type="info",
-                             css_classes=["vc-annotate-missing"])
+    """The Annotate page reads its study and token from the URL."""
     query = dict(pn.state.location.query_params) if pn.state.location else {}
     return annotate_view(query)
 
