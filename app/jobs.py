@@ -113,23 +113,18 @@ class Labeling:
 
 
 def run_method(xy: np.ndarray, method: str, params: dict | None = None, seed: int = 0) -> Labeling:
-    """Labels of ``xy`` by ClusterNet or a registered classical clusterer."""
-    if method == "clusternet":
-        reason = availability()["clusternet"]
-        if reason:
-            raise RuntimeError(f"ClusterNet is unavailable: {reason}")
-        from perception.clusternet import ClusterNet
+    """Labels of ``xy`` by a ClusterNet variant or a registered classical clusterer."""
+    from perception.clusternet import VARIANTS, make_method
 
-        start = time.perf_counter()
-        model = ClusterNet.pretrained().fit(xy)
-        labels = np.asarray(model.labels_, dtype=np.int64)
-        return Labeling(method, labels, time.perf_counter() - start, int(labels.max(initial=-1) + 1),
+    if method in VARIANTS and (reason := availability()["clusternet"]):
+        raise RuntimeError(f"ClusterNet is unavailable: {reason}")
+    model = make_method(method, random_state=seed, **(params or {})).fit(xy)
+    labels = np.asarray(model.labels_, dtype=np.int64)
+    if method in VARIANTS:
+        return Labeling(method, labels, model.runtime_, model.n_clusters_,
                         values=np.asarray(model.agreement_, dtype=np.float64))
-    from models.classical import make_clusterer
-
-    model = make_clusterer(method, random_state=seed, **(params or {})).fit(xy)
     note = f"clustered a {model.subsample_size_:,}-point sample" if model.subsample_size_ else ""
-    return Labeling(method, model.labels_, model.runtime_, model.n_clusters_, note=note)
+    return Labeling(method, labels, model.runtime_, model.n_clusters_, note=note)
 
 
 def run_clams(xy: np.ndarray, seed: int = 0):

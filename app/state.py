@@ -19,6 +19,7 @@ import param
 import data
 from data import InvalidScatterplot, Scatterplot
 from models.classical import CLUSTERERS
+from perception.clusternet import VARIANTS
 
 from . import jobs
 
@@ -27,10 +28,12 @@ COLOR_CHOICES = {
     "density": "Nothing (density)",
     "reference": "Reference labels",
     "clusternet": "ClusterNet labels",
+    "clusternet-graph": "ClusterNet labels (continuity)",
     "agreement": "ClusterNet agreement",
     **{name: spec.display_name for name, spec in CLUSTERERS.items()},
 }
-METHOD_NAMES = {"clusternet": "ClusterNet", **{name: spec.display_name for name, spec in CLUSTERERS.items()}}
+METHOD_NAMES = {"clusternet": "ClusterNet", "clusternet-graph": "ClusterNet (continuity)",
+                **{name: spec.display_name for name, spec in CLUSTERERS.items()}}
 DEFAULT_METHODS = ["clusternet", "hdbscan", "gmm", "kmeans", "dbscan", "agglomerative-single"]
 URL_PARAMS = {"page": "page", "dataset": "dataset", "color_by": "color", "methods": "methods", "metric": "metric"}
 MAX_POINTS = 10_000_000
@@ -45,6 +48,8 @@ GENERATORS = {
               "noise": (0.0, 0.0, 0.5, 0.05), "seed": (0, 0, 99, 1)},
     "shapes": {"n": (1000, 50, 50_000, 50), "noise": (0.05, 0.0, 0.3, 0.01),
                "background": (0.0, 0.0, 0.5, 0.05), "seed": (0, 0, 99, 1)},
+    "scene": {"n": (2000, 50, 50_000, 50), "k": (4, 1, 12, 1), "gap": (0.03, 0.0, 0.1, 0.005),
+              "overlap": (0.0, 0.0, 1.0, 0.1), "noise": (0.0, 0.0, 0.5, 0.05), "seed": (0, 0, 99, 1)},
     "noise": {"n": (800, 50, 50_000, 50), "seed": (0, 0, 99, 1)},
 }
 SHAPE_KINDS = ["moons", "rings", "spirals", "line"]
@@ -240,7 +245,7 @@ class ExploreState(param.Parameterized):
                                               int(plot.reference_labels.max(initial=-1) + 1))
             return
         method = "clusternet" if color in ("clusternet", "agreement") else color
-        if method == "clusternet" and (reason := jobs.availability()["clusternet"]):
+        if method in VARIANTS and (reason := jobs.availability()["clusternet"]):
             self.message = f"ClusterNet is unavailable: {reason}."
             return
         await self._run(labeling_job(self.app.loaded, plot, method), f"Running {METHOD_NAMES[method]}", "labeling")
@@ -308,7 +313,7 @@ class CompareState(param.Parameterized):
             if self._cancelled:
                 failures[method] = "cancelled"
                 continue
-            if method == "clusternet" and availability["clusternet"]:
+            if method in VARIANTS and availability["clusternet"]:
                 failures[method] = f"unavailable: {availability['clusternet']}"
                 continue
             self.busy = f"Running {METHOD_NAMES[method]} ({i + 1}/{len(methods)})"

@@ -169,6 +169,98 @@ def shapes(kind: str = "moons", n: int = 1000, noise: float = 0.05, background: 
     return _shuffled(rng, xy, lab, kind, params)
 
 
+# Primitives of composite scenes, each ~unit size around the origin: (points, relative mass).
+# Filled regions, outlines and paths of uniform density are what hand-drawn benchmark plots
+# (rings around blobs, frames around squares, stripes, trajectories) are made of.
+def _prim_blob(rng, m):
+    return rng.standard_normal((m, 2)) * (0.25, 0.25 / rng.uniform(1, 4))
+
+
+def _prim_rect(rng, m):
+    aspect = rng.uniform(1, 8)
+    return rng.uniform(-0.5, 0.5, (m, 2)) * (1.0, 1.0 / aspect)
+
+
+def _prim_annulus(rng, m):
+    inner = rng.choice([0.0, rng.uniform(0.4, 0.85)])
+    r = np.sqrt(rng.uniform(inner**2, 1.0, m)) * 0.5
+    t = rng.uniform(0, 2 * np.pi, m)
+    return np.c_[r * np.cos(t), r * np.sin(t)]
+
+
+def _prim_arc(rng, m):
+    span = rng.choice([2 * np.pi, rng.uniform(0.5, 1.7) * np.pi])
+    t = rng.uniform(0, span, m)
+    return 0.5 * np.c_[np.cos(t), np.sin(t)] + rng.standard_normal((m, 2)) * 0.01
+
+
+def _prim_segment(rng, m):
+    return np.c_[rng.uniform(-0.5, 0.5, m), rng.standard_normal(m) * rng.uniform(0.005, 0.04)]
+
+
+def _prim_wave(rng, m):
+    x = rng.uniform(-0.5, 0.5, m)
+    y = rng.uniform(0.05, 0.25) * np.sin(2 * np.pi * rng.uniform(0.5, 2) * x + rng.uniform(0, 2 * np.pi))
+    return np.c_[x, y] + rng.standard_normal((m, 2)) * 0.01
+
+
+def _prim_walk(rng, m):
+    path = np.cumsum(rng.standard_normal((m, 2)), axis=0)
+    path -= path.mean(axis=0)
+    return path / max(np.abs(path).max() * 2, 1e-9) + rng.standard_normal((m, 2)) * 0.01
+
+
+def _prim_frame(rng, m):
+    """A filled rectangular frame (the region between two nested rectangles)."""
+    width = rng.uniform(0.06, 0.2)
+    pts = rng.uniform(-0.5, 0.5, (m * 4, 2))
+    pts = pts[(np.abs(pts) > 0.5 - width).any(axis=1)]
+    return pts[:m] if len(pts) >= m else np.vstack([pts, pts[: m - len(pts)]])
+
+
+SCENE_PRIMITIVES = {"blob": _prim_blob, "rectangle": _prim_rect, "disc": _prim_annulus, "arc": _prim_arc,
+                    "segment": _prim_segment, "wave": _prim_wave, "walk": _prim_walk, "frame": _prim_frame}
+
+
+def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, noise: float = 0.0,
+          seed: int = 0) -> Scatterplot:
+    """k random primitives (blobs, filled rectangles, discs and rings, arcs, segments, waves,
+    random-walk trajectories, frames) of random size and rotation on a unit canvas.
+
+    ``gap``: smallest distance between the points of two primitives (canvas units); a primitive
+    that lands closer is placed again (up to 200 tries, then it is dropped), so shapes nest
+    inside frames and rings without touching. ``overlap``: probability that a primitive is
+    placed ignoring the gap (crossing lines, touching rings). ``noise``: share of uniform
+    background points (label -1). Labels are the primitives."""
+    from sklearn.neighbors import KDTree
+
+    n = _check_n(n)
+    k = int(k)
+    if k < 1:
+        raise InvalidScatterplot("k must be at least 1")
+    rng = np.random.default_rng(seed)
+    n_noise = int(round(n * noise))
+    if n - n_noise < k:
+        raise InvalidScatterplot(f"{n} points are too few for {k} primitives")
+    kinds = rng.choice(sorted(SCENE_PRIMITIVES), k)
+    sizes = _apportion(n - n_noise, rng.dirichlet(np.full(k, 3.0)))
+    parts, labels = [], []
+    for i, (kind, m) in enumerate(zip(kinds, sizes)):
+        local = SCENE_PRIMITIVES[kind](rng, int(m))
+        free = rng.random() < overlap
+        for _ in range(200):
+            scale = rng.uniform(0.15, 0.6) / max(1.0, np.sqrt(k) / 2)
+            pts = local @ _rotation(rng.uniform(0, np.pi)).T * scale + rng.uniform(0.1, 0.9, 2)
+            if free or not parts or KDTree(np.vstack(parts)).query(pts, k=1)[0].min() >= gap:
+                parts.append(pts)
+                labels.append(np.full(len(pts), i))
+                break
+    xy, lab = np.vstack(parts), np.concatenate(labels)
+    xy, lab = _with_noise(rng, xy, lab, n_noise)
+    params = dict(n=n, k=k, gap=gap, overlap=overlap, noise=noise, seed=seed)
+    return _shuffled(rng, xy, lab, "scene", params)
+
+
 def uniform_noise(n: int = 1000, seed: int = 0) -> Scatterplot:
     """Points spread uniformly over the unit square: no cluster at all (labels -1)."""
     n = _check_n(n)
@@ -182,12 +274,13 @@ GENERATORS = {
     "two_gaussians": two_gaussians,
     "blobs": blobs,
     "shapes": shapes,
+    "scene": scene,
     "noise": uniform_noise,
 }
 
 
 def generate(generator: str, **params) -> Scatterplot:
-    """Call a generator by name (``two_gaussians``, ``blobs``, ``shapes``, ``noise``)."""
+    """Call a generator by name (``two_gaussians``, ``blobs``, ``shapes``, ``scene``, ``noise``)."""
     if generator not in GENERATORS:
         raise InvalidScatterplot(f"unknown generator '{generator}'; choose one of {sorted(GENERATORS)}")
     return GENERATORS[generator](**params)
@@ -211,3 +304,12 @@ def random_plot(rng: np.random.Generator, n: int | None = None) -> Scatterplot:
         return shapes(str(rng.choice(["moons", "rings", "spirals", "line"])), n,
                       noise=float(rng.uniform(0.02, 0.12)), background=float(rng.choice([0, 0.05])), seed=seed)
     return uniform_noise(n, seed=seed)
+
+
+def random_scene(rng: np.random.Generator, n: int | None = None) -> Scatterplot:
+    """A composite ``scene`` drawn at random, for training on the shapes of hand-made plots."""
+    seed = int(rng.integers(2**31))
+    n = int(n or rng.integers(500, 5000))
+    return scene(n, k=int(rng.integers(1, 8)), gap=float(rng.uniform(0.01, 0.06)),
+                 overlap=float(rng.choice([0, 0, 0.2])), noise=float(rng.choice([0, 0, 0.05])), seed=seed)
+

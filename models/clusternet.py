@@ -16,8 +16,12 @@ Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not pub
   share of observers who put i and j in the same cluster among those who labelled both, the
   prediction is exp(-|e_i - e_j|^2), the loss a binary cross-entropy weighted by the share of
   observers who labelled both. This is invariant to cluster ids, uses every observer (a soft
-  target where they disagree), and gives inference a calibrated merge rule: average-linkage
-  clustering of the embeddings cut where the mean predicted co-membership drops below 1/2.
+  target where they disagree), and gives inference a calibrated merge rule. The pairs are each
+  anchor with every point (global) plus its 16 nearest points (local), where boundaries are.
+- Grouping (``cluster_embeddings``): "average" links groups whose mean predicted co-membership
+  reaches the threshold; "graph" keeps the nearest-neighbour edges that reach it and takes
+  connected components, so a ring or a stripe stays one cluster even when its far ends drift
+  apart in the embedding. Training picks the grouping and thresholds on validation plots.
   (A discriminative pull/push loss needs one hard labeling per plot; with many disagreeing
   observers it would have to be averaged over observers and has two margins to tune.)
 - Noise head target: share of observers leaving the point unlabelled.
@@ -33,14 +37,17 @@ import numpy as np
 import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 from sklearn.neighbors import KDTree
 from torch import nn
 
 from .pointnet2 import FeaturePropagation, SetAbstractionMSG, SharedMLP
 
+GROUPINGS = ("average", "graph")
 DEFAULT_CONFIG = {"sample_size": 1024, "embed_dim": 8, "density_k": 8, "width": 1.0, "spatial_scale": 4.0,
-                  "merge_threshold": 0.5, "noise_threshold": 0.5}
+                  "merge_threshold": 0.5, "noise_threshold": 0.5, "grouping": "average"}
 
 
 class ClusterNetModel(nn.Module):
@@ -179,9 +186,13 @@ def consensus(labelings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- loss ------------------------------------------------------------------------------------
 
 def clusternet_loss(emb, noise_logit, agree_logit, labels, agreement, n_anchors: int = 256,
-                    generator: torch.Generator | None = None) -> dict:
+                    generator: torch.Generator | None = None, xy: torch.Tensor | None = None,
+                    n_local: int = 16) -> dict:
     """Loss terms for a batch. ``labels`` (B, m, N): observer labelings, -1 = unlabelled by that
-    observer, -2 = padding (observer absent for that plot); ``agreement`` (B, N) targets."""
+    observer, -2 = padding (observer absent for that plot); ``agreement`` (B, N) targets.
+    With ``xy`` (B, N, 2), a second affinity term covers each anchor's ``n_local`` nearest
+    points: graph grouping joins and cuts along those edges, and among random pairs they are
+    too rare to learn sharp boundaries from."""
     b, m, n = labels.shape
     anchors = torch.randperm(n, generator=generator)[: min(n_anchors, n)]
     seen = (labels >= -1).sum(dim=1).clamp(min=1).float()  # (B, N)
@@ -199,20 +210,35 @@ def clusternet_loss(emb, noise_logit, agree_logit, labels, agreement, n_anchors:
     log_not_p = torch.log(-torch.expm1(-d2.clamp(min=1e-6)))
     bce = -(target * log_p + (1 - target) * log_not_p)
     affinity = (weight * bce).sum() / weight.sum().clamp(min=1e-6)
+    local = torch.zeros(())
+    if xy is not None:
+        near = ((xy[:, anchors].unsqueeze(2) - xy.unsqueeze(1)) ** 2).sum(-1)
+        nb = near.topk(min(n_local + 1, n), dim=-1, largest=False).indices[..., 1:]
+        w_nb = weight.gather(-1, nb)
+        local = (w_nb * bce.gather(-1, nb)).sum() / w_nb.sum().clamp(min=1e-6)
     noise_target = (labels == -1).sum(dim=1).float() / seen
     noise = nn.functional.binary_cross_entropy_with_logits(noise_logit, noise_target)
     agree = nn.functional.binary_cross_entropy_with_logits(agree_logit, agreement.float())
-    total = affinity + 0.5 * noise + 0.5 * agree
-    return {"loss": total, "affinity": affinity, "noise": noise, "agreement": agree}
+    total = affinity + local + 0.5 * noise + 0.5 * agree
+    return {"loss": total, "affinity": affinity, "local": local, "noise": noise, "agreement": agree}
 
 
 # --- from embeddings to clusters -------------------------------------------------------------
 
 def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold: float = 0.5,
-                       merge_threshold: float = 0.5, min_cluster_share: float = 0.01) -> np.ndarray:
-    """Labels for sampled points: noise where p(noise) >= ``noise_threshold``, else average-linkage
-    clusters of the embeddings cut where mean predicted co-membership exp(-d^2) falls below
-    ``merge_threshold``; clusters under ``min_cluster_share`` of the points become noise."""
+                       merge_threshold: float = 0.5, min_cluster_share: float = 0.01,
+                       xy: np.ndarray | None = None, n_neighbors: int = 10, min_shared: int = 4) -> np.ndarray:
+    """Labels for sampled points: noise where p(noise) >= ``noise_threshold``; the rest grouped
+    where predicted co-membership exp(-d^2) reaches ``merge_threshold``.
+
+    Without ``xy``: average linkage of the embeddings (mean co-membership of two groups);
+    clusters under ``min_cluster_share`` of the points become noise.
+    With ``xy``: connected components of the ``n_neighbors`` nearest-neighbour graph, keeping
+    edges that reach the threshold and whose ends share at least ``min_shared`` neighbours
+    (Jarvis-Patrick), so long or curved shapes join through local links however far their
+    ends drift apart in the embedding, while a stray link across a gap does not chain two
+    shapes. Components under ``min_cluster_share`` join their nearest large component (the
+    sparse tail of a blob is part of it; the noise head decides what is noise)."""
     n = len(emb)
     labels = np.full(n, -1, dtype=np.int64)
     keep = np.flatnonzero(noise_prob < noise_threshold)
@@ -221,13 +247,46 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     if len(keep) == 1:
         labels[keep] = 0
         return labels
-    dist = 1.0 - np.exp(-pdist(emb[keep].astype(np.float64), "sqeuclidean"))
-    sub = fcluster(linkage(dist, "average"), t=1.0 - merge_threshold, criterion="distance") - 1
+    e = emb[keep].astype(np.float64)
+    if xy is None:
+        dist = 1.0 - np.exp(-pdist(e, "sqeuclidean"))
+        sub = fcluster(linkage(dist, "average"), t=1.0 - merge_threshold, criterion="distance") - 1
+    else:
+        sub = _graph_components(xy[keep], e, merge_threshold, min(n_neighbors, len(keep) - 1), min_shared)
     sizes = np.bincount(sub)
-    small = sizes < max(2, int(np.ceil(min_cluster_share * n)))
+    small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * n)))
     if small.all():  # a few points in no clear group: one cluster rather than all noise
         sub[:] = 0
+    elif small.any() and xy is not None:
+        big = np.flatnonzero(~small)
+        nearest = KDTree(xy[keep][big]).query(xy[keep][small], k=1, return_distance=False)[:, 0]
+        sub[small] = sub[big][nearest]
     else:
-        sub = np.where(small[sub], -1, sub)
+        sub = np.where(small, -1, sub)
     labels[keep] = sub
     return labels
+
+
+def _graph_components(xy: np.ndarray, emb: np.ndarray, threshold: float, k: int, min_shared: int) -> np.ndarray:
+    nb = KDTree(xy).query(xy, k=k + 1, return_distance=False)  # each point's own row includes itself
+    src, dst = np.repeat(np.arange(len(xy)), k), nb[:, 1:].ravel()
+    member = coo_matrix((np.ones(nb.size), (np.repeat(np.arange(len(xy)), k + 1), nb.ravel())),
+                        shape=(len(xy),) * 2).tocsr()
+    shared = np.asarray(member[src].multiply(member[dst]).sum(axis=1)).ravel()
+    linked = (np.exp(-((emb[src] - emb[dst]) ** 2).sum(axis=1)) >= threshold) & (shared >= min_shared)
+    graph = coo_matrix((np.ones(linked.sum()), (src[linked], dst[linked])), shape=(len(xy),) * 2)
+    return connected_components(graph, directed=False)[1]
+
+
+def group(config: dict, emb: np.ndarray, noise_prob: np.ndarray, xy: np.ndarray, noise_threshold=None,
+          merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None) -> np.ndarray:
+    """``cluster_embeddings`` with the grouping stored in a model's config (or ``grouping``) and
+    the thresholds calibrated for it (explicit thresholds override them)."""
+    grouping = grouping or config["grouping"]
+    if grouping not in GROUPINGS:
+        raise ValueError(f"unknown grouping '{grouping}'; choose one of {GROUPINGS}")
+    chosen = config.get("thresholds", {}).get(grouping, config)
+    return cluster_embeddings(
+        emb, noise_prob, chosen["noise_threshold"] if noise_threshold is None else noise_threshold,
+        chosen["merge_threshold"] if merge_threshold is None else merge_threshold, min_cluster_share,
+        xy=xy if grouping == "graph" else None)

@@ -1,6 +1,8 @@
 """Train ClusterNet on generated plots labelled by simulated observers (and on human labels).
 
-Data: ``data.generate.random_plot`` plots, each labelled by ``n_observers`` simulated people
+Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of them, composite
+``data.generate.random_scene`` plots (rings, frames, stripes, trajectories), each labelled by
+``n_observers`` simulated people
 (``perception.observers.simulate_crowd``); a plot is reduced to the network's fixed sample
 (``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
@@ -32,9 +34,9 @@ from sklearn.metrics import adjusted_mutual_info_score
 from tqdm import tqdm
 
 from data import display_normalize
-from data.generate import random_plot
+from data.generate import random_plot, random_scene
 
-from .clusternet import ClusterNetModel, cluster_embeddings, clusternet_loss, consensus, prepare
+from .clusternet import ClusterNetModel, clusternet_loss, consensus, group, prepare
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -51,10 +53,12 @@ def split_rng(seed: int, split: int, i: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, split, i]))
 
 
-def generated_plots(n_plots: int, seed: int, split: int):
-    """The i-th generated plot of a split, for i < n_plots (a generator of Scatterplots)."""
+def generated_plots(n_plots: int, seed: int, split: int, scene_share: float = 0.0):
+    """The i-th generated plot of a split, for i < n_plots (a generator of Scatterplots): a
+    ``random_scene`` with probability ``scene_share``, else a ``random_plot``."""
     for i in range(n_plots):
-        yield random_plot(split_rng(seed, split, i))
+        rng = split_rng(seed, split, i)
+        yield random_scene(rng) if scene_share and rng.random() < scene_share else random_plot(rng)
 
 
 def encode_plot(xy: np.ndarray, labelings: np.ndarray, size: int, seed: int) -> dict:
@@ -82,18 +86,19 @@ def stack(encoded: list[dict]) -> dict:
 
 def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: Path,
                     label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, scene_share: float = 0.0) -> dict:
     """Generated plots of a split, labelled by ``label_source(xy, seed)``, cached as .npz."""
-    path = Path(cache_dir) / f"generated-s{seed}-split{split}-n{n_plots}-size{size}.npz"
-    # plot i is the same in every cache of this seed and split, so a larger cache serves too
-    larger = sorted(Path(cache_dir).glob(f"generated-s{seed}-split{split}-n*-size{size}.npz"),
+    mix = f"-scenes{scene_share:g}" if scene_share else ""
+    path = Path(cache_dir) / f"generated-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
+    # plot i is the same in every cache of this seed, split and mix, so a larger cache serves too
+    larger = sorted(Path(cache_dir).glob(f"generated-s{seed}-split{split}-n*-size{size}{mix}.npz"),
                     key=lambda p: int(p.stem.split("-n")[1].split("-")[0]))
     for cached in [path] + larger:
         if cached.exists() and int(cached.stem.split("-n")[1].split("-")[0]) >= n_plots:
             with np.load(cached) as f:
                 return {k: f[k][:n_plots] for k in f.files}
     encoded = []
-    for i, plot in enumerate(tqdm(generated_plots(n_plots, seed, split), total=n_plots, disable=not progress,
+    for i, plot in enumerate(tqdm(generated_plots(n_plots, seed, split, scene_share), total=n_plots, disable=not progress,
                                   desc=f"generating split {split}")):
         plot_seed = int(split_rng(seed, split, i).integers(2**31))
         encoded.append(encode_plot(plot.xy, label_source(plot.xy, plot_seed), size, plot_seed))
@@ -150,10 +155,11 @@ def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict
         order = np.arange(len(arrays["xy"]))
         for b, (xy, feat, labels, agreement) in enumerate(batches(arrays, batch_size, order)):
             emb, noise, agree = model(xy, feat)
-            losses.append(float(clusternet_loss(emb, noise, agree, labels, agreement, generator=gen)["loss"]) * len(xy))
+            losses.append(float(clusternet_loss(emb, noise, agree, labels, agreement, generator=gen, xy=xy)["loss"])
+                          * len(xy))
             for j in range(len(xy)):
                 i = order[b * batch_size + j]
-                pred = cluster_embeddings(emb[j].numpy(), torch.sigmoid(noise[j]).numpy())
+                pred = group(model.config, emb[j].numpy(), torch.sigmoid(noise[j]).numpy(), xy[j].numpy())
                 major = arrays["majority"][i]
                 keep = major >= 0
                 if keep.sum() > 1:
@@ -165,29 +171,39 @@ def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict
             "val_agreement_corr": float(np.mean(corrs)) if corrs else float("nan")}
 
 
-def calibrate(model: ClusterNetModel, arrays: dict, merge=(0.3, 0.4, 0.5, 0.6, 0.7),
-              noise=(0.4, 0.5, 0.6)) -> dict:
-    """The inference thresholds (``merge_threshold``, ``noise_threshold``) with the best mean
-    validation AMI vs. the observers' majority, from a small grid around the trained 1/2."""
+GROUPING_GRID = {"average": (0.3, 0.4, 0.5, 0.6, 0.7), "graph": (0.6, 0.7, 0.8, 0.9, 0.95)}
+
+
+def calibrate(model: ClusterNetModel, arrays: dict, grid: dict = GROUPING_GRID, noise=(0.4, 0.5, 0.6)) -> dict:
+    """The inference settings (``grouping``, ``merge_threshold``, ``noise_threshold``) with the
+    best mean validation AMI vs. the observers' majority, from ``grid`` (grouping -> merge
+    thresholds) times ``noise``; ``thresholds`` holds the best pair for each grouping, for
+    users who choose the other one."""
     model.eval()
     outputs = []
     with torch.no_grad():
         for xy, feat, _, _ in batches(arrays, 16, np.arange(len(arrays["xy"]))):
             emb, noise_logit, _ = model(xy, feat)
-            outputs += list(zip(emb.numpy(), torch.sigmoid(noise_logit).numpy()))
+            outputs += list(zip(emb.numpy(), torch.sigmoid(noise_logit).numpy(), xy.numpy()))
     scores = {}
-    for m in merge:
-        for nz in noise:
-            amis = []
-            for (emb, p_noise), major in zip(outputs, arrays["majority"]):
-                keep = major >= 0
-                if keep.sum() > 1:
-                    pred = cluster_embeddings(emb, p_noise, noise_threshold=nz, merge_threshold=m)
-                    amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
-            scores[(m, nz)] = float(np.mean(amis))
-    (m, nz), best = max(scores.items(), key=lambda kv: kv[1])
-    return {"merge_threshold": m, "noise_threshold": nz, "val_ami": best,
-            "val_ami_at_half": scores.get((0.5, 0.5), float("nan"))}
+    for grouping, merges in grid.items():
+        config = {**model.config, "grouping": grouping}
+        for m in merges:
+            for nz in noise:
+                amis = []
+                for (emb, p_noise, xy), major in zip(outputs, arrays["majority"]):
+                    keep = major >= 0
+                    if keep.sum() > 1:
+                        pred = group(config, emb, p_noise, xy, noise_threshold=nz, merge_threshold=m)
+                        amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
+                scores[(grouping, m, nz)] = float(np.mean(amis))
+    (grouping, m, nz), best = max(scores.items(), key=lambda kv: kv[1])
+    thresholds = {}
+    for g in grid:
+        (_, gm, gn), _ = max(((k, v) for k, v in scores.items() if k[0] == g), key=lambda kv: kv[1])
+        thresholds[g] = {"merge_threshold": gm, "noise_threshold": gn}
+    return {"grouping": grouping, "merge_threshold": m, "noise_threshold": nz, "val_ami": best,
+            "thresholds": thresholds, "scores": {f"{g}/{mm}/{n_}": v for (g, mm, n_), v in scores.items()}}
 
 
 def export(model: ClusterNetModel, path: Path, meta: dict) -> Path:
@@ -209,6 +225,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
           seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | None = None,
           resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
           config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
+          scene_share: float = 0.35,
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
     ``max_batches`` caps batches per epoch (smoke tests)."""
@@ -229,8 +246,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
             model = load_weights(start_weights)
     size = int(model.config["sample_size"])
     cache = out / "data"
-    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress)
-    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress)
+    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, scene_share)
+    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, scene_share)
     if annotations:
         from .annotated import encode_annotations
 
@@ -265,7 +282,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
         history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
-                    "lr": lr, "annotations": annotations, "start_weights": str(start_weights) if start_weights else None}
+                    "lr": lr, "scene_share": scene_share, "annotations": annotations, "start_weights": str(start_weights) if start_weights else None}
     for epoch in range(first_epoch, epochs):
         model.train()
         t0 = time.perf_counter()
@@ -274,8 +291,9 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
                    desc=f"epoch {epoch + 1}/{epochs}")
         running = []
         for xy, feat, labels, agreement in bar:
-            emb, noise, agree = model(augment(xy, generator), feat)
-            loss = clusternet_loss(emb, noise, agree, labels, agreement, generator=generator)["loss"]
+            xy = augment(xy, generator)
+            emb, noise, agree = model(xy, feat)
+            loss = clusternet_loss(emb, noise, agree, labels, agreement, generator=generator, xy=xy)["loss"]
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -300,7 +318,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     best_model = load_weights(out / "clusternet.pt")
     meta = torch.load(out / "clusternet.pt", weights_only=True)["meta"]
     chosen = calibrate(best_model, val_set)
-    best_model.config.update(merge_threshold=chosen["merge_threshold"], noise_threshold=chosen["noise_threshold"])
+    best_model.config.update({k: chosen[k] for k in ("grouping", "merge_threshold", "noise_threshold", "thresholds")})
     export(best_model, out / "clusternet.pt", {**meta, "calibration": chosen})
-    log(json.dumps({"calibration": chosen}))
+    log(json.dumps({"calibration": {k: v for k, v in chosen.items() if k != "scores"}}))
     return {"history": history, "weights": str(out / "clusternet.pt"), "checkpoint": str(ckpt_path)}

@@ -2,9 +2,9 @@
 
 The network (``models.clusternet``) runs on a seeded, order-independent sample of
 ``sample_size`` points of the plot as displayed (``data.display_normalize``); its per-point
-embeddings are grouped by average linkage with the merge rule it was trained for (mean
-predicted co-membership >= 1/2), and every other point takes the label and agreement of its
-nearest sampled point (KDTree). Cost is the network on one sample (constant) plus the
+embeddings are grouped by the rule stored with the weights (``models.clusternet.group``:
+average linkage or nearest-neighbour graph on predicted co-membership), and every other point
+takes the label and agreement of its nearest sampled point (KDTree). Cost is the network on one sample (constant) plus the
 nearest-neighbour lookup (n log n), so million-point plots take seconds.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
 from data import InvalidScatterplot, display_normalize
+from models.clusternet import GROUPINGS
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHTS = ASSETS / "clusternet.pt"
@@ -50,21 +51,26 @@ class ClusterNet(ClusterMixin, BaseEstimator):
     """Clusters people perceive, predicted by a PointNet++ network trained on simulated observers.
 
     Parameters: ``weights`` (path; None = the shipped ``assets/clusternet.pt``), ``max_points``
-    (points the network sees; None = the size it was trained on), ``noise_threshold``
-    (p(unlabelled) at which a point is noise), ``merge_threshold`` (mean co-membership
-    probability below which two groups stay apart; both None = the values chosen on the
-    validation plots, stored with the weights), ``min_cluster_share`` (smaller clusters
-    become noise), ``random_state`` (seeds the sample).
+    (points the network sees; None = the size it was trained on), ``grouping`` ("average":
+    groups whose mean predicted co-membership reaches the merge threshold; "graph": points
+    linked through nearest neighbours that do, which follows rings and stripes; None = the one
+    chosen on the validation plots), ``noise_threshold`` (p(unlabelled) at which a point is
+    noise), ``merge_threshold`` (co-membership probability below which points stay apart;
+    both None = the values chosen on the validation plots for the grouping, stored with the
+    weights), ``min_cluster_share`` (smaller clusters become noise), ``random_state`` (seeds
+    the sample).
 
     Fitted attributes: ``labels_`` (-1 = noise), ``agreement_`` (predicted share of people
     agreeing with the majority on each point, in [0, 1]), ``noise_proba_``, ``n_clusters_``,
     ``subsample_size_`` (None when the network saw every point) and ``runtime_`` (seconds).
     """
 
-    def __init__(self, weights=None, max_points: int | None = None, noise_threshold: float | None = None,
-                 merge_threshold: float | None = None, min_cluster_share: float = 0.01, random_state: int = 0):
+    def __init__(self, weights=None, max_points: int | None = None, grouping: str | None = None,
+                 noise_threshold: float | None = None, merge_threshold: float | None = None,
+                 min_cluster_share: float = 0.01, random_state: int = 0):
         self.weights = weights
         self.max_points = max_points
+        self.grouping = grouping
         self.noise_threshold = noise_threshold
         self.merge_threshold = merge_threshold
         self.min_cluster_share = min_cluster_share
@@ -91,7 +97,7 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         from models.classical import consecutive
-        from models.clusternet import cluster_embeddings, prepare
+        from models.clusternet import group, prepare
 
         start = time.perf_counter()
         xy = _points(X)
@@ -108,10 +114,8 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         uniq, first = np.unique(idx, return_index=True)  # duplicates (padding) share outputs
         emb, noise_p = emb[0, first].numpy(), torch.sigmoid(noise[0, first]).numpy()
         agree_p = torch.sigmoid(agree[0, first]).numpy().astype(np.float64)
-        cfg = model.config
-        noise_t = cfg.get("noise_threshold", 0.5) if self.noise_threshold is None else self.noise_threshold
-        merge_t = cfg.get("merge_threshold", 0.5) if self.merge_threshold is None else self.merge_threshold
-        labels = cluster_embeddings(emb, noise_p, noise_t, merge_t, self.min_cluster_share)
+        labels = group(model.config, emb, noise_p, norm[uniq], self.noise_threshold, self.merge_threshold,
+                       self.min_cluster_share, self.grouping)
         if len(uniq) < n:
             nearest = KDTree(norm[uniq]).query(norm, k=1, return_distance=False)[:, 0]
             labels, agree_p, noise_p = labels[nearest], agree_p[nearest], noise_p[nearest]
@@ -135,4 +139,24 @@ class ClusterNet(ClusterMixin, BaseEstimator):
     def predict_agreement(self, X) -> np.ndarray:
         """Predicted per-point agreement in [0, 1] (share of people agreeing with the majority)."""
         return self.fit(X).agreement_
+
+
+# Method names for ClusterNet in the CLI, the dashboard and the evaluation table.
+VARIANTS = {"clusternet": {}, "clusternet-graph": {"grouping": "graph"}}
+
+
+def make_method(name: str, random_state: int = 0, **params):
+    """A ClusterNet variant (``VARIANTS``) or a classical clusterer (``models.CLUSTERERS``) by
+    name, with scikit-learn's interface (``fit``, ``labels_``, ``n_clusters_``, ``runtime_``)."""
+    if name in VARIANTS:
+        allowed = set(ClusterNet().get_params()) - {"random_state"}
+        if unknown := sorted(set(params) - allowed):
+            raise InvalidScatterplot(f"ClusterNet has no parameter(s) {unknown}; it takes {sorted(allowed)}")
+        if params.get("grouping", "average") not in GROUPINGS:
+            raise InvalidScatterplot(f"unknown grouping '{params['grouping']}'; choose one of {list(GROUPINGS)}")
+        return ClusterNet.pretrained(params.pop("weights", None),
+                                     **{**VARIANTS[name], "random_state": random_state, **params})
+    from models.classical import make_clusterer
+
+    return make_clusterer(name, random_state=random_state, **params)
 

@@ -39,13 +39,9 @@ def _ami_crowd(labels: np.ndarray, crowd: np.ndarray) -> float:
 
 
 def _estimator(method: str, weights=None):
-    if method == "clusternet":
-        from perception.clusternet import ClusterNet
+    from perception.clusternet import VARIANTS, make_method
 
-        return ClusterNet(weights=weights)
-    from models.classical import make_clusterer
-
-    return make_clusterer(method, random_state=0)
+    return make_method(method, weights=weights) if method in VARIANTS else make_method(method)
 
 
 def held_out_plots(n_plots: int, seed: int):
@@ -63,6 +59,7 @@ def evaluate_method(method: str, n_plots: int, seed: int, wut_dir=None, weights=
     """One row of the table (see the module docstring)."""
     from models.clusternet import consensus
     from perception.agreement import kappa_alpha
+    from perception.clusternet import VARIANTS
 
     est = _estimator(method, weights)
     kappas, amis, seconds, pred_agree, obs_agree, plot_corrs = [], [], [], [], [], []
@@ -72,7 +69,7 @@ def evaluate_method(method: str, n_plots: int, seed: int, wut_dir=None, weights=
         seconds.append(est.runtime_)
         kappas.append(kappa_alpha(labels, crowd, seed=0))
         amis.append(_ami_crowd(labels, crowd))
-        if method == "clusternet":
+        if method in VARIANTS:
             observed = consensus(crowd)[1]
             pred_agree.append(est.agreement_)
             obs_agree.append(observed)
@@ -112,16 +109,16 @@ def run_evaluation(out_dir, n_plots: int = 300, seed: int = 1, wut_dir=None, met
     """Evaluate ClusterNet and every classical clusterer; write ``clusternet_eval.csv`` and
     ``clusternet_eval.md`` to ``out_dir`` and return the table, best kappa_alpha first."""
     from models.classical import CLUSTERERS
-    from perception.clusternet import ClusterNet
+    from perception.clusternet import VARIANTS, ClusterNet
 
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    methods = list(methods or (["clusternet"] if ClusterNet.available(weights) else []) + list(CLUSTERERS))
+    methods = list(methods or (list(VARIANTS) if ClusterNet.available(weights) else []) + list(CLUSTERERS))
     wut_tag = "wut" if (wut_dir or WUT_DEFAULT.is_dir()) else "nowut"
     rows = []
     for method in methods:
-        tag = _weights_tag(weights) if method == "clusternet" else "default"
+        tag = _weights_tag(weights) if method in VARIANTS else "default"
         path = cache / f"{method}-{tag}-s{seed}-n{n_plots}-{wut_tag}.csv"
         if path.exists():
             rows.append(pd.read_csv(path).iloc[0].to_dict())

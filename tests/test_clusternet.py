@@ -6,9 +6,9 @@ import torch
 from sklearn.metrics import adjusted_mutual_info_score as ami
 
 from data import Scatterplot
-from data.generate import blobs, two_gaussians
+from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
-from models.clusternet import ClusterNetModel, cluster_embeddings, clusternet_loss, consensus, prepare
+from models.clusternet import GROUPINGS, ClusterNetModel, cluster_embeddings, clusternet_loss, consensus, prepare
 from perception.clusternet import ClusterNet
 
 torch.set_num_threads(1)
@@ -49,6 +49,23 @@ def test_loss_ignores_cluster_ids():
     assert torch.isclose(a["affinity"], b["affinity"]) and torch.isclose(a["noise"], b["noise"])
 
 
+def test_local_loss_term_covers_spatial_neighbours():
+    torch.manual_seed(0)
+    xy = torch.cat([torch.rand(1, 30, 2) * 0.1, torch.rand(1, 30, 2) * 0.1 + 0.5], dim=1)
+    labels = torch.tensor([[0] * 30 + [1] * 30])[:, None]
+    agreement = torch.ones(1, 60)
+    noise, agree = torch.zeros(1, 60), torch.zeros(1, 60)
+    apart = torch.cat([torch.zeros(1, 30, 4), torch.full((1, 30, 4), 5.0)], dim=1)
+    # neighbours within each group: an embedding that joins them scores better than one that
+    # splits them, and the global term alone has no local part
+    jittered = apart + torch.randn(1, 60, 4)
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    good = clusternet_loss(apart, noise, agree, labels, agreement, generator=gen(), xy=xy, n_local=5)
+    bad = clusternet_loss(jittered, noise, agree, labels, agreement, generator=gen(), xy=xy, n_local=5)
+    assert good["local"] < 0.01 < bad["local"]
+    assert clusternet_loss(apart, noise, agree, labels, agreement, generator=gen())["local"] == 0
+
+
 def test_smoke_training_lowers_the_loss():
     torch.manual_seed(0)
     model = ClusterNetModel(TINY)
@@ -80,6 +97,10 @@ def test_train_checkpoints_and_resumes(tmp_path):
     assert again["history"][0]["val_loss"] == first["history"][0]["val_loss"]
     blob = torch.load(tmp_path / "clusternet.pt", weights_only=True)
     assert set(blob) == {"state_dict", "config", "meta"}
+    # calibration stores the chosen grouping and the best thresholds of each grouping
+    config = blob["config"]
+    assert config["grouping"] in GROUPINGS and set(config["thresholds"]) == set(GROUPINGS)
+    assert config["merge_threshold"] == config["thresholds"][config["grouping"]]["merge_threshold"]
 
 
 def test_annotation_formats(tmp_path):
@@ -116,6 +137,19 @@ def test_cluster_embeddings_cuts_at_half_coaffinity():
     noise = np.r_[np.zeros(20), 0.9]
     labels = cluster_embeddings(emb, noise)
     assert labels[20] == -1 and len(set(labels[:10])) == 1 and labels[0] != labels[10]
+
+
+def test_graph_grouping_follows_a_ring_that_average_linkage_splits():
+    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    ring = np.c_[np.cos(t), np.sin(t)]
+    emb = ring * 3.0  # embedding drifts along the ring: far ends look apart
+    noise = np.zeros(200)
+    assert len(set(cluster_embeddings(emb, noise))) > 1
+    assert set(cluster_embeddings(emb, noise, xy=ring)) == {0}
+    blobs = np.r_[ring * 0.1, ring * 0.1 + 2]
+    apart = np.r_[np.zeros((200, 2)), np.full((200, 2), 4.0)]
+    labels = cluster_embeddings(apart, np.zeros(400), xy=blobs)
+    assert len(set(labels[:200])) == 1 and labels[0] != labels[200]
 
 
 # --- the shipped model -----------------------------------------------------------------------
@@ -164,6 +198,27 @@ def test_single_gaussian_is_one_cluster(net):
 
 
 @needs_weights
+def test_graph_variant_follows_concentric_rings():
+    from perception.clusternet import make_method
+
+    plot = shapes("rings", 1500, noise=0.02, seed=1)
+    assert ami(plot.labels, make_method("clusternet-graph").fit_predict(plot.xy)) > 0.9
+
+
+@needs_weights
+def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsys):
+    from app.cli import main
+
+    out = tmp_path / "labels.csv"
+    assert main(["cluster", "moons", "--method", "clusternet-graph", "-o", str(out)]) == 0
+    assert "clusternet-graph: 2 clusters" in capsys.readouterr().out and out.exists()
+    assert main(["cluster", "moons", "--method", "clusternet", "--param", "grouping=rings"]) == 2
+    assert "unknown grouping 'rings'" in capsys.readouterr().err
+    assert main(["cluster", "moons", "--method", "clusternet", "--param", "k=3"]) == 2
+    assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
+
+
+@needs_weights
 def test_invariant_to_order_translation_and_scale(net):
     plot = two_gaussians(600, distance=5, seed=2)  # below the sample size: every point is seen
     base = net.fit_predict(plot.xy)
@@ -202,6 +257,20 @@ def test_cli_registers_the_commands():
     args = build_parser().parse_args(["train-clusternet", "--epochs", "2", "--plots", "10", "--resume"])
     assert (args.epochs, args.plots, args.resume, args.out) == (2, 10, True, "runs/clusternet")
     assert build_parser().parse_args(["evaluate-clusternet", "--plots", "5"]).plots == 5
+
+
+@needs_weights
+def test_evaluate_command_scores_given_weights(tmp_path, wut_dir):
+    import pandas as pd
+
+    from app.cli import main
+    from perception.clusternet import WEIGHTS
+
+    assert main(["evaluate", "clusternet", "--plots", "3", "--methods", "clusternet", "--weights", str(WEIGHTS),
+                 "--wut", str(wut_dir), "--out", str(tmp_path)]) == 0
+    row = pd.read_csv(tmp_path / "clusternet_eval.csv").iloc[0]
+    assert row["method"] == "clusternet" and row["n_plots"] == 3
+    assert 0 < row["ami_wut"] <= 1 and -1 <= row["kappa_alpha"] <= 1
 
 
 def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):

@@ -78,6 +78,7 @@ def test_bundled_sets():
     ("two_gaussians", dict(n=400, distance=2.0, sigma_ratio=0.5, rotation=30, size_ratio=0.3)),
     ("blobs", dict(n=500, k=5, density_range=3, size_imbalance=1, elongation=4, noise=0.1)),
     ("shapes", dict(kind="spirals", n=400, background=0.1)),
+    ("scene", dict(n=600, k=5, gap=0.03, noise=0.05)),
     ("noise", dict(n=200)),
 ])
 def test_generators_deterministic(kind, params):
@@ -94,6 +95,19 @@ def test_two_gaussians_parameters():
     assert (plot.labels == 1).sum() == 1000
     means = [plot.xy[plot.labels == i].mean(axis=0) for i in (0, 1)]
     assert np.linalg.norm(means[1] - means[0]) == pytest.approx(10, abs=0.3)
+
+
+def test_scene_keeps_primitives_apart():
+    from sklearn.neighbors import KDTree
+
+    plot = g.scene(3000, k=6, gap=0.04, seed=3)
+    ids = np.unique(plot.labels)
+    assert len(ids) >= 4  # a primitive that finds no free place after 200 tries is dropped
+    for i in ids:
+        inside, outside = plot.xy[plot.labels == i], plot.xy[plot.labels != i]
+        assert KDTree(outside).query(inside, k=1)[0].min() >= 0.04
+    crossing = g.scene(3000, k=6, gap=0.04, overlap=1.0, seed=3)
+    assert len(np.unique(crossing.labels)) == 6  # placed ignoring the gap: none dropped
 
 
 def test_generated_noise_is_labelled_minus_one():

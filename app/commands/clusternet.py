@@ -6,7 +6,7 @@ from pathlib import Path
 
 def register(sub):
     p = sub.add_parser("train-clusternet", help="train ClusterNet on generated plots labelled by simulated observers",
-                       description="Trains on data.generate.random_plot plots labelled by "
+                       description="Trains on data.generate.random_plot and random_scene plots labelled by "
                        "perception.observers.simulate_crowd (cached under OUT/data). With --annotations, "
                        "fine-tunes the shipped weights on human labelings (see models/annotated.py). "
                        "Writes OUT/checkpoint.pt every epoch and the best epoch to OUT/clusternet.pt; "
@@ -16,6 +16,8 @@ def register(sub):
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--plots", type=int, default=4000, help="generated training plots")
     p.add_argument("--val-plots", type=int, default=150, help="generated validation plots")
+    p.add_argument("--scene-share", type=float, default=0.35,
+                   help="share of composite scenes (rings, frames, stripes) among the generated plots")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--out", default="runs/clusternet", help="output folder (checkpoints, cached data, weights)")
@@ -34,6 +36,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/... when present)")
     p.add_argument("--methods", nargs="*", help="subset of methods (default: clusternet and every clusterer)")
+    p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
 
@@ -43,11 +46,13 @@ def _train(args):
 
     if args.epochs < 1 or args.plots < 1:
         raise UserError("--epochs and --plots must be at least 1")
+    if not 0 <= args.scene_share <= 1:
+        raise UserError("--scene-share must be between 0 and 1")
     if args.annotations and "://" not in args.annotations and not Path(args.annotations).exists():
         raise FileNotFoundError(f"annotations not found: {args.annotations}")
     result = train(out=args.out, epochs=args.epochs, n_plots=args.plots, n_val=args.val_plots, seed=args.seed,
                    batch_size=args.batch_size, lr=args.lr, annotations=args.annotations, resume=args.resume,
-                   threads=args.threads, progress=not args.no_progress)
+                   threads=args.threads, progress=not args.no_progress, scene_share=args.scene_share)
     last = result["history"][-1] if result["history"] else {}
     print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
 
@@ -55,5 +60,8 @@ def _train(args):
 def _evaluate(args):
     from perception.clusternet_eval import run_evaluation
 
-    table = run_evaluation(args.out, n_plots=args.plots, seed=args.seed, wut_dir=args.wut, methods=args.methods)
+    if args.weights and not Path(args.weights).is_file():
+        raise FileNotFoundError(f"weights not found: {args.weights}")
+    table = run_evaluation(args.out, n_plots=args.plots, seed=args.seed, wut_dir=args.wut, methods=args.methods,
+                           weights=args.weights)
     print(table.to_string(index=False))

@@ -18,12 +18,13 @@ def register(sub):
     p.add_argument("--seed", type=int, help="suite seed (default: the documented held-out seed)")
     p.add_argument("--wut", help="clusternet: clustering-benchmarks wut folder (default: ../shared/...)")
     p.add_argument("--methods", nargs="*", help="clusternet: subset of methods")
+    p.add_argument("--weights", help="clusternet: weights to evaluate (default: the shipped ones)")
     p.set_defaults(run=_evaluate)
 
 
 def _evaluate(args):
     given = {k: v for k, v in vars(args).items() if v is not None}
-    options = Namespace(**{**DEFAULTS[args.model], "wut": None, "methods": None, **given})
+    options = Namespace(**{**DEFAULTS[args.model], "wut": None, "methods": None, "weights": None, **given})
     if args.model == "clams":
         from app.commands.perception import _evaluate as run
     else:
