@@ -74,6 +74,22 @@ def test_colour_by_clusterer(page, app_url, errors):
     assert errors == []
 
 
+def test_generated_scene_coloured_by_clusternet_graph(page, app_url, errors):
+    open_app(page, app_url)
+    page.get_by_text("1,200 points").wait_for(timeout=TIMEOUT)
+    page.locator(".bk-tab", has_text="Generate").click()
+    page.locator(".vc-generator select").select_option("scene")
+    page.locator(".vc-generate button").click()
+    page.get_by_text("2,000 points").wait_for(timeout=TIMEOUT)
+    assert "gen%3Ascene" in page.url or "gen:scene" in page.url
+    before = plot_image(page)
+    page.locator(".vc-color select").select_option(label="ClusterNet labels (continuity)")
+    wait_idle(page)
+    wait_for_new_image(page, before)
+    assert "color=clusternet-graph" in page.url
+    assert errors == []
+
+
 def test_upload_csv_shows_point_count(page, app_url, errors):
     open_app(page, app_url)
     page.locator(".bk-tab", has_text="Upload").click()
