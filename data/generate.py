@@ -26,6 +26,18 @@ def _check_n(n, minimum=3):
     return int(n)
 
 
+def _check_parts(n, k, noise, what):
+    """(n, k, noise points) for a plot of k parts plus a share ``noise`` of background."""
+    n = _check_n(n)
+    k = int(k)
+    if k < 1:
+        raise InvalidScatterplot("k must be at least 1")
+    n_noise = int(round(n * noise))
+    if n - n_noise < k:
+        raise InvalidScatterplot(f"{n} points are too few for {k} {what}")
+    return n, k, n_noise
+
+
 def two_gaussians(n: int = 500, distance: float = 3.0, sigma_ratio: float = 1.0, rotation: float = 0.0,
                   size_ratio: float = 1.0, elongation: float = 1.0, seed: int = 0, *,
                   sigmas=None, rotations=None) -> Scatterplot:
@@ -68,15 +80,9 @@ def blobs(n: int = 1000, k: int = 4, separation: float = 4.0, density_range: flo
     ``elongation``: largest major/minor sigma ratio; each cluster draws one in [1, elongation]
     and a random orientation.  ``noise``: share of uniform background points (label -1).
     """
-    n = _check_n(n)
-    k = int(k)
-    if k < 1:
-        raise InvalidScatterplot("k must be at least 1")
+    n, k, n_noise = _check_parts(n, k, noise, "clusters")
     rng = np.random.default_rng(seed)
-    n_noise = int(round(n * noise))
     n_clusters = n - n_noise
-    if n_clusters < k:
-        raise InvalidScatterplot(f"{n} points are too few for {k} clusters")
     scales = np.exp(rng.uniform(0, np.log(max(density_range, 1.0)), k))
     scales /= scales.mean()
     centres = _spread_centres(rng, k, separation)
@@ -234,14 +240,8 @@ def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, no
     background points (label -1). Labels are the primitives."""
     from sklearn.neighbors import KDTree
 
-    n = _check_n(n)
-    k = int(k)
-    if k < 1:
-        raise InvalidScatterplot("k must be at least 1")
+    n, k, n_noise = _check_parts(n, k, noise, "primitives")
     rng = np.random.default_rng(seed)
-    n_noise = int(round(n * noise))
-    if n - n_noise < k:
-        raise InvalidScatterplot(f"{n} points are too few for {k} primitives")
     kinds = rng.choice(sorted(SCENE_PRIMITIVES), k)
     sizes = _apportion(n - n_noise, rng.dirichlet(np.full(k, 3.0)))
     parts, labels = [], []
