@@ -98,7 +98,8 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
             with np.load(cached) as f:
                 return {k: f[k][:n_plots] for k in f.files}
     encoded = []
-    for i, plot in enumerate(tqdm(generated_plots(n_plots, seed, split, scene_share), total=n_plots, disable=not progress,
+    plots = generated_plots(n_plots, seed, split, scene_share)
+    for i, plot in enumerate(tqdm(plots, total=n_plots, disable=not progress,
                                   desc=f"generating split {split}")):
         plot_seed = int(split_rng(seed, split, i).integers(2**31))
         encoded.append(encode_plot(plot.xy, label_source(plot.xy, plot_seed), size, plot_seed))
@@ -282,7 +283,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
         history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
-                    "lr": lr, "scene_share": scene_share, "annotations": annotations, "start_weights": str(start_weights) if start_weights else None}
+                    "lr": lr, "scene_share": scene_share, "annotations": annotations,
+                    "start_weights": str(start_weights) if start_weights else None}
     for epoch in range(first_epoch, epochs):
         model.train()
         t0 = time.perf_counter()

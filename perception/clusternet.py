@@ -4,8 +4,9 @@ The network (``models.clusternet``) runs on a seeded, order-independent sample o
 ``sample_size`` points of the plot as displayed (``data.display_normalize``); its per-point
 embeddings are grouped by the rule stored with the weights (``models.clusternet.group``:
 average linkage or nearest-neighbour graph on predicted co-membership), and every other point
-takes the label and agreement of its nearest sampled point (KDTree). Cost is the network on one sample (constant) plus the
-nearest-neighbour lookup (n log n), so million-point plots take seconds.
+takes the label and agreement of its nearest sampled point (KDTree). Cost is the network on
+one sample (constant) plus the nearest-neighbour lookup (n log n), so million-point plots take
+seconds.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
 from data import InvalidScatterplot, display_normalize
-from models.clusternet import GROUPINGS
+from models.clusternet import GROUPINGS, group, prepare
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHTS = ASSETS / "clusternet.pt"
@@ -97,7 +98,6 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         from models.classical import consecutive
-        from models.clusternet import group, prepare
 
         start = time.perf_counter()
         xy = _points(X)
