@@ -248,10 +248,11 @@ def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, no
     for i, (kind, m) in enumerate(zip(kinds, sizes)):
         local = SCENE_PRIMITIVES[kind](rng, int(m))
         free = rng.random() < overlap
+        placed = KDTree(np.vstack(parts)) if parts and not free else None  # fixed while this one is placed
         for _ in range(200):
             scale = rng.uniform(0.15, 0.6) / max(1.0, np.sqrt(k) / 2)
             pts = local @ _rotation(rng.uniform(0, np.pi)).T * scale + rng.uniform(0.1, 0.9, 2)
-            if free or not parts or KDTree(np.vstack(parts)).query(pts, k=1)[0].min() >= gap:
+            if placed is None or placed.query(pts, k=1)[0].min() >= gap:
                 parts.append(pts)
                 labels.append(np.full(len(pts), i))
                 break
