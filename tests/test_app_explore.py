@@ -63,13 +63,18 @@ def test_gallery_pick_changes_canvas(page, app_url, errors):
     assert errors == []
 
 
+def colour_by(page, label: str):
+    """Pick a colouring and wait until its run is over and the plot has changed."""
+    before = plot_image(page)
+    page.locator(".vc-color select").select_option(label=label)
+    wait_idle(page)
+    wait_for_new_image(page, before)
+
+
 def test_colour_by_clusterer(page, app_url, errors):
     open_app(page, app_url + "?dataset=moons")
     page.get_by_text("1,000 points").wait_for(timeout=TIMEOUT)
-    before = plot_image(page)
-    page.locator(".vc-color select").select_option(label="HDBSCAN")
-    wait_idle(page)
-    wait_for_new_image(page, before)
+    colour_by(page, "HDBSCAN")
     assert "color=hdbscan" in page.url
     assert errors == []
 
@@ -82,10 +87,7 @@ def test_generated_scene_coloured_by_clusternet_graph(page, app_url, errors):
     page.locator(".vc-generate button").click()
     page.get_by_text("2,000 points").wait_for(timeout=TIMEOUT)
     assert "gen%3Ascene" in page.url or "gen:scene" in page.url
-    before = plot_image(page)
-    page.locator(".vc-color select").select_option(label="ClusterNet labels (continuity)")
-    wait_idle(page)
-    wait_for_new_image(page, before)
+    colour_by(page, "ClusterNet labels (continuity)")
     assert "color=clusternet-graph" in page.url
     assert errors == []
 
