@@ -21,7 +21,10 @@ Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not pub
 - Grouping (``cluster_embeddings``): "average" links groups whose mean predicted co-membership
   reaches the threshold; "graph" keeps the nearest-neighbour edges that reach it and takes
   connected components, so a ring or a stripe stays one cluster even when its far ends drift
-  apart in the embedding. Training picks the grouping and thresholds on validation plots.
+  apart in the embedding. Inference (``run_views``, ``group_views``) runs the network on
+  several seeded samples of the plot, flipped and transposed, and averages each graph edge's
+  co-membership over them: one sample's chance cuts and links then count for less, and the
+  graph covers more of a large plot. Training picks grouping and thresholds on validation plots.
   (A discriminative pull/push loss needs one hard labeling per plot; with many disagreeing
   observers it would have to be averaged over observers and has two margins to tune.)
 - Noise head target: share of observers leaving the point unlabelled.
@@ -32,6 +35,8 @@ Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not pub
   agreement is the share of observers whose aligned label equals that majority.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -97,12 +102,12 @@ class ClusterNetModel(nn.Module):
 
 # --- input preparation, shared by training and inference -------------------------------------
 
-def sample_points(xy: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+def sample_points(xy: np.ndarray, size: int, seed: int = 0, order: np.ndarray | None = None) -> np.ndarray:
     """``size`` indices into xy, seeded and independent of the order of the points: positions
-    are drawn in coordinate-sorted order. Plots with fewer points keep all of them once and
-    fill up with seeded duplicates."""
+    are drawn in coordinate-sorted order (``order``, computed when not given). Plots with fewer
+    points keep all of them once and fill up with seeded duplicates."""
     n = len(xy)
-    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    order = np.lexsort((xy[:, 1], xy[:, 0])) if order is None else order
     rng = np.random.default_rng(seed)
     if n >= size:
         pos = np.sort(rng.choice(n, size, replace=False))
@@ -121,12 +126,51 @@ def density_feature(xy: np.ndarray, k: int = 8) -> np.ndarray:
     return np.log(dist[:, k] * np.sqrt(n) + 1e-3).astype(np.float32)
 
 
-def prepare(xy_norm: np.ndarray, size: int, seed: int = 0, k: int = 8):
+def prepare(xy_norm: np.ndarray, size: int, seed: int = 0, k: int = 8, order: np.ndarray | None = None):
     """Sample indices (size,), coordinates (size, 2) float32 and the density feature (size,)."""
-    idx = sample_points(xy_norm, size, seed)
+    idx = sample_points(xy_norm, size, seed, order)
     uniq, inverse = np.unique(idx, return_inverse=True)
     feat = density_feature(xy_norm[uniq], k)[inverse]
     return idx, xy_norm[idx].astype(np.float32), feat
+
+
+# --- inference on several views of a plot (test-time augmentation) ---------------------------
+
+# The 8 symmetries of the square, identity first: a plot flipped or transposed shows the same
+# clusters, so each view also shows the network the plot in another orientation.
+SYMMETRIES = np.array([[[a, 0], [0, b]] for a in (1, -1) for b in (1, -1)]
+                      + [[[0, a], [b, 0]] for a in (1, -1) for b in (1, -1)], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class View:
+    """The network's outputs on one sample of a plot: the sampled indices (sorted, unique) and,
+    for each, its embedding, p(noise) and predicted agreement."""
+
+    idx: np.ndarray
+    emb: np.ndarray
+    noise: np.ndarray
+    agreement: np.ndarray
+
+
+def run_views(model: ClusterNetModel, xy_norm: np.ndarray, n_views: int = 1, seed: int = 0) -> list[View]:
+    """The network, in one batch, on ``n_views`` samples of a displayed plot: view 0 is the
+    sample of ``seed``; view r > 0 a sample of its own seed, transformed by symmetry r mod 8."""
+    size, k = int(model.config["sample_size"]), int(model.config["density_k"])
+    order = np.lexsort((xy_norm[:, 1], xy_norm[:, 0]))
+    seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, n_views)]
+    prepared = [prepare(xy_norm, size, s, k, order) for s in seeds]
+    pts = np.stack([p[1] @ SYMMETRIES[r % len(SYMMETRIES)].T for r, p in enumerate(prepared)])
+    feat = np.stack([p[2] for p in prepared])[..., None]
+    with torch.no_grad():
+        emb, noise, agree = model(torch.from_numpy(pts), torch.from_numpy(feat))
+    views = []
+    for r, (idx, _, _) in enumerate(prepared):
+        uniq, first = np.unique(idx, return_index=True)  # duplicates (padding) share outputs
+        views.append(View(uniq, emb[r, first].numpy().astype(np.float64),
+                          torch.sigmoid(noise[r, first]).numpy().astype(np.float64),
+                          torch.sigmoid(agree[r, first]).numpy().astype(np.float64)))
+    return views
 
 
 # --- targets from several observers ---------------------------------------------------------
@@ -227,7 +271,8 @@ def clusternet_loss(emb, noise_logit, agree_logit, labels, agreement, n_anchors:
 
 def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold: float = 0.5,
                        merge_threshold: float = 0.5, min_cluster_share: float = 0.01,
-                       xy: np.ndarray | None = None, n_neighbors: int = 10, min_shared: int = 4) -> np.ndarray:
+                       xy: np.ndarray | None = None, n_neighbors: int = 10, min_shared: int = 4,
+                       owner: np.ndarray | None = None) -> np.ndarray:
     """Labels for sampled points: noise where p(noise) >= ``noise_threshold``; the rest grouped
     where predicted co-membership exp(-d^2) reaches ``merge_threshold``.
 
@@ -238,8 +283,11 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     (Jarvis-Patrick), so long or curved shapes join through local links however far their
     ends drift apart in the embedding, while a stray link across a gap does not chain two
     shapes. Components under ``min_cluster_share`` join their nearest large component (the
-    sparse tail of a blob is part of it; the noise head decides what is noise)."""
-    n = len(emb)
+    sparse tail of a blob is part of it; the noise head decides what is noise).
+    In graph mode ``emb`` may hold several views (views, n, d), each point's embedding in each
+    view taken from the sampled point ``owner`` (views, n) stands for; an edge's co-membership
+    is then its mean over the views where its ends stand for different sampled points."""
+    n = len(noise_prob)
     labels = np.full(n, -1, dtype=np.int64)
     keep = np.flatnonzero(noise_prob < noise_threshold)
     if len(keep) == 0:
@@ -247,12 +295,15 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     if len(keep) == 1:
         labels[keep] = 0
         return labels
-    e = emb[keep].astype(np.float64)
     if xy is None:
-        dist = 1.0 - np.exp(-pdist(e, "sqeuclidean"))
+        dist = 1.0 - np.exp(-pdist(emb[keep].astype(np.float64), "sqeuclidean"))
         sub = fcluster(linkage(dist, "average"), t=1.0 - merge_threshold, criterion="distance") - 1
     else:
-        sub = _graph_components(xy[keep], e, merge_threshold, min(n_neighbors, len(keep) - 1), min_shared)
+        views = np.asarray(emb, dtype=np.float64)
+        views = views.reshape(-1, n, views.shape[-1])
+        owner = np.broadcast_to(np.arange(n), views.shape[:2]) if owner is None else owner
+        sub = _graph_components(xy[keep], views[:, keep], owner[:, keep], merge_threshold,
+                                min(n_neighbors, len(keep) - 1), min_shared)
     sizes = np.bincount(sub)
     small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * n)))
     if small.all():  # a few points in no clear group: one cluster rather than all noise
@@ -267,26 +318,47 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     return labels
 
 
-def _graph_components(xy: np.ndarray, emb: np.ndarray, threshold: float, k: int, min_shared: int) -> np.ndarray:
+def _graph_components(xy: np.ndarray, views: np.ndarray, owner: np.ndarray, threshold: float, k: int,
+                      min_shared: int) -> np.ndarray:
     nb = KDTree(xy).query(xy, k=k + 1, return_distance=False)  # each point's own row includes itself
     src, dst = np.repeat(np.arange(len(xy)), k), nb[:, 1:].ravel()
     member = coo_matrix((np.ones(nb.size), (np.repeat(np.arange(len(xy)), k + 1), nb.ravel())),
                         shape=(len(xy),) * 2).tocsr()
     shared = np.asarray(member[src].multiply(member[dst]).sum(axis=1)).ravel()
-    linked = (np.exp(-((emb[src] - emb[dst]) ** 2).sum(axis=1)) >= threshold) & (shared >= min_shared)
+    total, counted = np.zeros(len(src)), np.zeros(len(src))
+    for emb, own in zip(views, owner):
+        apart = own[src] != own[dst]  # ends that stand for one sampled point say nothing
+        total += np.where(apart, np.exp(-((emb[src] - emb[dst]) ** 2).sum(axis=1)), 0.0)
+        counted += apart
+    prob = np.where(counted > 0, total / np.maximum(counted, 1), 1.0)
+    linked = (prob >= threshold) & (shared >= min_shared)
     graph = coo_matrix((np.ones(linked.sum()), (src[linked], dst[linked])), shape=(len(xy),) * 2)
     return connected_components(graph, directed=False)[1]
 
 
-def group(config: dict, emb: np.ndarray, noise_prob: np.ndarray, xy: np.ndarray, noise_threshold=None,
-          merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None) -> np.ndarray:
-    """``cluster_embeddings`` with the grouping stored in a model's config (or ``grouping``) and
-    the thresholds calibrated for it (explicit thresholds override them)."""
+def group_views(config: dict, views: list[View], xy_norm: np.ndarray, noise_threshold=None,
+                merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None):
+    """Clusters from the network's views of a plot, with the grouping stored in a model's
+    config (or ``grouping``) and the settings calibrated for it (thresholds, and the graph's
+    shared-neighbour count; explicit thresholds override them). Returns ``(points, labels,
+    noise, agreement)`` for the grouped points (indices into ``xy_norm``): view 0's sample for
+    "average", every view's sample for "graph"; p(noise) and agreement are means over the views
+    (each point read at its nearest sampled point)."""
     grouping = grouping or config["grouping"]
     if grouping not in GROUPINGS:
         raise ValueError(f"unknown grouping '{grouping}'; choose one of {GROUPINGS}")
     chosen = config.get("thresholds", {}).get(grouping, config)
-    return cluster_embeddings(
-        emb, noise_prob, chosen["noise_threshold"] if noise_threshold is None else noise_threshold,
-        chosen["merge_threshold"] if merge_threshold is None else merge_threshold, min_cluster_share,
-        xy=xy if grouping == "graph" else None)
+    nt = chosen["noise_threshold"] if noise_threshold is None else noise_threshold
+    mt = chosen["merge_threshold"] if merge_threshold is None else merge_threshold
+    points = views[0].idx if grouping == "average" else np.unique(np.concatenate([v.idx for v in views]))
+    owner = np.stack([KDTree(xy_norm[v.idx]).query(xy_norm[points], k=1, return_distance=False)[:, 0]
+                      for v in views])
+    noise = np.mean([v.noise[own] for v, own in zip(views, owner)], axis=0)
+    agreement = np.mean([v.agreement[own] for v, own in zip(views, owner)], axis=0)
+    if grouping == "average":
+        labels = cluster_embeddings(views[0].emb, noise, nt, mt, min_cluster_share)
+    else:
+        emb = np.stack([v.emb[own] for v, own in zip(views, owner)])
+        labels = cluster_embeddings(emb, noise, nt, mt, min_cluster_share, xy=xy_norm[points], owner=owner,
+                                    min_shared=int(chosen.get("min_shared", 4)))
+    return points, labels, noise, agreement

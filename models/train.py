@@ -22,6 +22,7 @@ thresholds chosen on the validation plots (``calibrate``) stored in its config.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -31,12 +32,13 @@ from typing import Callable
 import numpy as np
 import torch
 from sklearn.metrics import adjusted_mutual_info_score
+from sklearn.neighbors import KDTree
 from tqdm import tqdm
 
 from data import display_normalize
 from data.generate import random_plot, random_scene
 
-from .clusternet import ClusterNetModel, clusternet_loss, consensus, group, prepare
+from .clusternet import View, ClusterNetModel, clusternet_loss, consensus, group_views, prepare, run_views
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -160,7 +162,9 @@ def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict
                           * len(xy))
             for j in range(len(xy)):
                 i = order[b * batch_size + j]
-                pred = group(model.config, emb[j].numpy(), torch.sigmoid(noise[j]).numpy(), xy[j].numpy())
+                view = View(np.arange(xy.shape[1]), emb[j].numpy().astype(np.float64),
+                            torch.sigmoid(noise[j]).numpy(), torch.sigmoid(agree[j]).numpy())
+                pred = group_views(model.config, [view], xy[j].numpy())[1]  # one view: a quick proxy
                 major = arrays["majority"][i]
                 keep = major >= 0
                 if keep.sum() > 1:
@@ -172,39 +176,53 @@ def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict
             "val_agreement_corr": float(np.mean(corrs)) if corrs else float("nan")}
 
 
-GROUPING_GRID = {"average": (0.3, 0.4, 0.5, 0.6, 0.7), "graph": (0.6, 0.7, 0.8, 0.9, 0.95)}
+# Inference settings searched on the validation plots, per grouping (noise threshold for all).
+GROUPING_GRID = {"average": {"merge_threshold": (0.4, 0.5, 0.6, 0.7)},
+                 "graph": {"merge_threshold": (0.9, 0.95, 0.97, 0.98), "min_shared": (2, 4, 6)}}
+NOISE_GRID = (0.5, 0.6, 0.7, 0.8)
+N_VIEWS = 8  # views averaged at inference (models.clusternet.run_views); 16 scored no better
 
 
-def calibrate(model: ClusterNetModel, arrays: dict, grid: dict = GROUPING_GRID, noise=(0.4, 0.5, 0.6)) -> dict:
-    """The inference settings (``grouping``, ``merge_threshold``, ``noise_threshold``) with the
-    best mean validation AMI vs. the observers' majority, from ``grid`` (grouping -> merge
-    thresholds) times ``noise``; ``thresholds`` holds the best pair for each grouping, for
-    users who choose the other one."""
+def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
+                     scene_share: float = 0.0):
+    """The validation split's plots whole, as (points, majority label of the labellers)."""
+    for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share)):
+        plot_seed = int(split_rng(seed, VALIDATION, i).integers(2**31))
+        yield plot.xy, consensus(label_source(plot.xy, plot_seed))[0]
+
+
+def calibrate(model: ClusterNetModel, plots, grid: dict = GROUPING_GRID, noise=NOISE_GRID,
+              n_views: int = N_VIEWS) -> dict:
+    """The inference settings with the best mean AMI vs. the labellers' majority on validation
+    ``plots`` ((points, majority) pairs), inferring as ``perception.clusternet.ClusterNet``
+    does with ``n_views`` views: every grouping's settings in ``grid`` times the noise
+    thresholds ``noise``. ``thresholds`` holds the best settings of each grouping, for users who
+    choose the other one; ``scores`` every setting's AMI."""
     model.eval()
-    outputs = []
-    with torch.no_grad():
-        for xy, feat, _, _ in batches(arrays, 16, np.arange(len(arrays["xy"]))):
-            emb, noise_logit, _ = model(xy, feat)
-            outputs += list(zip(emb.numpy(), torch.sigmoid(noise_logit).numpy(), xy.numpy()))
+    prepared = []
+    for xy, major in plots:
+        norm = display_normalize(xy)
+        prepared.append((norm, major, run_views(model, norm, n_views)))
     scores = {}
-    for grouping, merges in grid.items():
+    for grouping, options in grid.items():
         config = {**model.config, "grouping": grouping}
-        for m in merges:
-            for nz in noise:
-                amis = []
-                for (emb, p_noise, xy), major in zip(outputs, arrays["majority"]):
-                    keep = major >= 0
-                    if keep.sum() > 1:
-                        pred = group(config, emb, p_noise, xy, noise_threshold=nz, merge_threshold=m)
-                        amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
-                scores[(grouping, m, nz)] = float(np.mean(amis))
-    (grouping, m, nz), best = max(scores.items(), key=lambda kv: kv[1])
-    thresholds = {}
-    for g in grid:
-        (_, gm, gn), _ = max(((k, v) for k, v in scores.items() if k[0] == g), key=lambda kv: kv[1])
-        thresholds[g] = {"merge_threshold": gm, "noise_threshold": gn}
-    return {"grouping": grouping, "merge_threshold": m, "noise_threshold": nz, "val_ami": best,
-            "thresholds": thresholds, "scores": {f"{g}/{mm}/{n_}": v for (g, mm, n_), v in scores.items()}}
+        for values in itertools.product(*options.values(), noise):
+            setting = {**dict(zip(options, values)), "noise_threshold": values[-1]}
+            config["thresholds"] = {grouping: setting}
+            amis = []
+            for norm, major, views in prepared:
+                keep = major >= 0
+                if keep.sum() > 1:
+                    points, labels, _, _ = group_views(config, views, norm)
+                    pred = labels[KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]]
+                    amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
+            scores[(grouping, tuple(sorted(setting.items())))] = float(np.mean(amis))
+    thresholds = {g: dict(max(((k, v) for k, v in scores.items() if k[0] == g), key=lambda kv: kv[1])[0][1])
+                  for g in grid}
+    (grouping, _), best = max(scores.items(), key=lambda kv: kv[1])
+    return {"grouping": grouping, **thresholds[grouping], "n_views": n_views, "val_ami": best, "val_plots": len(prepared),
+            "thresholds": thresholds,
+            "scores": {"/".join([g] + [f"{k}={v}" for k, v in setting]): v for (g, setting), v in scores.items()}}
 
 
 def export(model: ClusterNetModel, path: Path, meta: dict) -> Path:
@@ -319,8 +337,13 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     (out / "history.json").write_text(json.dumps(history, indent=1))
     best_model = load_weights(out / "clusternet.pt")
     meta = torch.load(out / "clusternet.pt", weights_only=True)["meta"]
-    chosen = calibrate(best_model, val_set)
-    best_model.config.update({k: chosen[k] for k in ("grouping", "merge_threshold", "noise_threshold", "thresholds")})
+    if annotations and n_hold:  # human plots as the labellers saw them (the encoded sample)
+        val_plots = [(xy, major) for xy, major in zip(val_set["xy"], val_set["majority"])]
+    else:
+        val_plots = validation_plots(n_val, seed, label_source, scene_share)
+    chosen = calibrate(best_model, val_plots)
+    best_model.config.update({k: chosen[k] for k in ("grouping", "merge_threshold", "noise_threshold", "n_views",
+                                                     "thresholds")})
     export(best_model, out / "clusternet.pt", {**meta, "calibration": chosen})
     log(json.dumps({"calibration": {k: v for k, v in chosen.items() if k != "scores"}}))
     return {"history": history, "weights": str(out / "clusternet.pt"), "checkpoint": str(ckpt_path)}

@@ -1,12 +1,14 @@
 """ClusterNet as a scikit-learn style clusterer: perceived clusters and per-point agreement.
 
-The network (``models.clusternet``) runs on a seeded, order-independent sample of
-``sample_size`` points of the plot as displayed (``data.display_normalize``); its per-point
-embeddings are grouped by the rule stored with the weights (``models.clusternet.group``:
-average linkage or nearest-neighbour graph on predicted co-membership), and every other point
-takes the label and agreement of its nearest sampled point (KDTree). Cost is the network on
-one sample (constant) plus the nearest-neighbour lookup (n log n), so million-point plots take
-seconds.
+The network (``models.clusternet``) runs, in one batch, on ``n_views`` seeded,
+order-independent samples of ``sample_size`` points of the plot as displayed
+(``data.display_normalize``), each view flipped or transposed differently
+(``models.clusternet.run_views``); the embeddings are grouped by the rule stored with the
+weights (``models.clusternet.group_views``: average linkage of one view, or the
+nearest-neighbour graph over all views with co-membership averaged across them), and every
+other point takes the label and agreement of its nearest grouped point (KDTree). Cost is the
+network on the views (constant) plus the nearest-neighbour lookup (n log n), so million-point
+plots take seconds.
 """
 from __future__ import annotations
 
@@ -14,12 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
 from data import InvalidScatterplot, display_normalize
-from models.clusternet import GROUPINGS, group, prepare
+from models.clusternet import GROUPINGS, group_views, run_views
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHTS = ASSETS / "clusternet.pt"
@@ -51,26 +52,27 @@ def _points(X) -> np.ndarray:
 class ClusterNet(ClusterMixin, BaseEstimator):
     """Clusters people perceive, predicted by a PointNet++ network trained on simulated observers.
 
-    Parameters: ``weights`` (path; None = the shipped ``assets/clusternet.pt``), ``max_points``
-    (points the network sees; None = the size it was trained on), ``grouping`` ("average":
-    groups whose mean predicted co-membership reaches the merge threshold; "graph": points
-    linked through nearest neighbours that do, which follows rings and stripes; None = the one
-    chosen on the validation plots), ``noise_threshold`` (p(unlabelled) at which a point is
-    noise), ``merge_threshold`` (co-membership probability below which points stay apart;
-    both None = the values chosen on the validation plots for the grouping, stored with the
-    weights), ``min_cluster_share`` (smaller clusters become noise), ``random_state`` (seeds
-    the sample).
+    Parameters: ``weights`` (path; None = the shipped ``assets/clusternet.pt``), ``n_views``
+    (samples of the plot the network sees, each also flipped or transposed, whose outputs are
+    averaged; None = the number calibrated with the weights), ``grouping`` ("average": groups
+    of view 0's sample whose mean predicted co-membership reaches the merge threshold; "graph":
+    points of every view linked through nearest neighbours that do, which follows rings and
+    stripes; None = the one chosen on the validation plots), ``noise_threshold`` (p(unlabelled)
+    at which a point is noise), ``merge_threshold`` (co-membership probability below which
+    points stay apart; both None = the values chosen on the validation plots for the grouping,
+    stored with the weights), ``min_cluster_share`` (smaller clusters become noise),
+    ``random_state`` (seeds the samples).
 
     Fitted attributes: ``labels_`` (-1 = noise), ``agreement_`` (predicted share of people
     agreeing with the majority on each point, in [0, 1]), ``noise_proba_``, ``n_clusters_``,
     ``subsample_size_`` (None when the network saw every point) and ``runtime_`` (seconds).
     """
 
-    def __init__(self, weights=None, max_points: int | None = None, grouping: str | None = None,
+    def __init__(self, weights=None, n_views: int | None = None, grouping: str | None = None,
                  noise_threshold: float | None = None, merge_threshold: float | None = None,
                  min_cluster_share: float = 0.01, random_state: int = 0):
         self.weights = weights
-        self.max_points = max_points
+        self.n_views = n_views
         self.grouping = grouping
         self.noise_threshold = noise_threshold
         self.merge_threshold = merge_threshold
@@ -96,6 +98,12 @@ class ClusterNet(ClusterMixin, BaseEstimator):
                                     "`visclust train-clusternet`")
         return _load(path)
 
+    def _n_views(self, model) -> int:
+        n_views = int(model.config.get("n_views", 1) if self.n_views is None else self.n_views)
+        if n_views < 1:
+            raise InvalidScatterplot(f"n_views must be at least 1, got {n_views}")
+        return n_views
+
     def fit(self, X, y=None):
         from models.classical import consecutive
 
@@ -107,20 +115,14 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         if n < 3 or np.ptp(norm, axis=0).max() == 0:  # nothing to separate: one group
             self._set(np.zeros(n, np.int64), np.ones(n), np.zeros(n), None, start)
             return self
-        size = int(self.max_points or model.config["sample_size"])
-        idx, pts, feat = prepare(norm, size, self.random_state, int(model.config["density_k"]))
-        with torch.no_grad():
-            emb, noise, agree = model(torch.from_numpy(pts)[None], torch.from_numpy(feat)[None, :, None])
-        uniq, first = np.unique(idx, return_index=True)  # duplicates (padding) share outputs
-        emb, noise_p = emb[0, first].numpy(), torch.sigmoid(noise[0, first]).numpy()
-        agree_p = torch.sigmoid(agree[0, first]).numpy().astype(np.float64)
-        labels = group(model.config, emb, noise_p, norm[uniq], self.noise_threshold, self.merge_threshold,
-                       self.min_cluster_share, self.grouping)
-        if len(uniq) < n:
-            nearest = KDTree(norm[uniq]).query(norm, k=1, return_distance=False)[:, 0]
+        views = run_views(model, norm, self._n_views(model), self.random_state)
+        points, labels, noise_p, agree_p = group_views(model.config, views, norm, self.noise_threshold,
+                                                       self.merge_threshold, self.min_cluster_share, self.grouping)
+        if len(points) < n:
+            nearest = KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]
             labels, agree_p, noise_p = labels[nearest], agree_p[nearest], noise_p[nearest]
-            sub = len(uniq)
-        else:  # uniq is every index in order
+            sub = len(points)
+        else:  # points is every index in order
             sub = None
         self._set(consecutive(labels), np.clip(agree_p, 0.0, 1.0), noise_p.astype(np.float64), sub, start)
         return self

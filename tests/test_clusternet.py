@@ -5,14 +5,16 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_mutual_info_score as ami
 
-from data import Scatterplot
+from data import Scatterplot, display_normalize
 from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
-from models.clusternet import GROUPINGS, ClusterNetModel, cluster_embeddings, clusternet_loss, consensus, prepare
+from models.clusternet import (GROUPINGS, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss, consensus,
+                               prepare, run_views)
 from perception.clusternet import ClusterNet
 
 torch.set_num_threads(1)
 TINY = {"width": 0.25, "sample_size": 256}
+needs_weights = pytest.mark.skipif(not ClusterNet.available(), reason="assets/clusternet.pt is missing")
 
 
 def test_consensus_aligns_ids_and_counts_agreement():
@@ -83,7 +85,7 @@ def test_smoke_training_lowers_the_loss():
 
 
 def test_train_checkpoints_and_resumes(tmp_path):
-    from models.train import train
+    from models.train import N_VIEWS, train
 
     def truth(xy, seed):  # ground-truth labels as a single observer: fast and numba-free
         return np.zeros((1, len(xy)), dtype=np.int64)
@@ -101,6 +103,7 @@ def test_train_checkpoints_and_resumes(tmp_path):
     config = blob["config"]
     assert config["grouping"] in GROUPINGS and set(config["thresholds"]) == set(GROUPINGS)
     assert config["merge_threshold"] == config["thresholds"][config["grouping"]]["merge_threshold"]
+    assert config["n_views"] == N_VIEWS
 
 
 def test_annotation_formats(tmp_path):
@@ -125,6 +128,21 @@ def test_annotation_formats(tmp_path):
         (plot,) = load_annotations(path)
         np.testing.assert_allclose(plot.xy, xy, rtol=1e-9)
         np.testing.assert_array_equal(plot.labelings, [[0, 0, 0, 1, 1, ABSENT], [0, 0, 0, 0, 0, ABSENT]])
+
+
+@needs_weights
+def test_fine_tuning_on_human_labels_calibrates_on_held_out_human_plots(tmp_path):
+    from models.train import train
+
+    folder = tmp_path / "crowd"
+    folder.mkdir()
+    for i in range(5):
+        plot = blobs(300, k=2, separation=8, seed=i)
+        np.savez(folder / f"p{i}.npz", xy=plot.xy, labels=np.stack([plot.labels, plot.labels]))
+    train(tmp_path / "run", epochs=1, n_plots=2, n_val=2, batch_size=2, max_batches=1, annotations=str(folder),
+          label_source=lambda xy, seed: np.zeros((1, len(xy)), dtype=np.int64), progress=False, log=lambda s: None)
+    calibration = torch.load(tmp_path / "run" / "clusternet.pt", weights_only=True)["meta"]["calibration"]
+    assert calibration["val_plots"] == 1 and calibration["val_ami"] > 0.9  # one of five human plots held out
 
 
 def test_annotations_read_the_benchmark_layout(wut_dir):
@@ -152,9 +170,34 @@ def test_graph_grouping_follows_a_ring_that_average_linkage_splits():
     assert len(set(labels[:200])) == 1 and labels[0] != labels[200]
 
 
-# --- the shipped model -----------------------------------------------------------------------
+def test_graph_grouping_averages_co_membership_over_views():
+    xy = np.r_[np.c_[np.linspace(0, 1, 40), np.zeros(40)], np.c_[np.linspace(1.05, 2, 40), np.zeros(40)]]
+    joined, split = np.zeros((80, 2)), np.r_[np.zeros((40, 2)), np.full((40, 2), 5.0)]
+    views = np.stack([joined, split])  # one view joins the halves, the other splits them: p = 0.5
+    assert len(set(cluster_embeddings(views, np.zeros(80), merge_threshold=0.4, xy=xy))) == 1
+    assert len(set(cluster_embeddings(views, np.zeros(80), merge_threshold=0.6, xy=xy))) == 2
+    # a view where both ends of an edge stand for one sampled point has no say on it
+    silent_join = np.stack([np.zeros(80, int), np.arange(80)])
+    assert len(set(cluster_embeddings(views, np.zeros(80), merge_threshold=0.4, xy=xy, owner=silent_join))) == 2
+    silent_split = np.stack([np.arange(80), np.zeros(80, int)])
+    assert len(set(cluster_embeddings(views, np.zeros(80), merge_threshold=0.6, xy=xy, owner=silent_split))) == 1
 
-needs_weights = pytest.mark.skipif(not ClusterNet.available(), reason="assets/clusternet.pt is missing")
+
+def test_views_are_seeded_samples_in_every_orientation():
+    model = ClusterNetModel(TINY).eval()
+    norm = display_normalize(blobs(3000, k=3, seed=2).xy)
+    views = run_views(model, norm, n_views=3, seed=5)
+    first = run_views(model, norm, n_views=1, seed=5)[0]
+    np.testing.assert_array_equal(views[0].idx, first.idx)
+    np.testing.assert_allclose(views[0].emb, first.emb, atol=1e-5)
+    assert len({tuple(v.idx[:20]) for v in views}) == 3 and all(len(v.idx) == TINY["sample_size"] for v in views)
+    again = run_views(model, norm, n_views=3, seed=5)
+    assert all(np.array_equal(a.emb, b.emb) for a, b in zip(views, again))
+    assert len(SYMMETRIES) == 8 and len({m.tobytes() for m in SYMMETRIES}) == 8
+    np.testing.assert_array_equal(SYMMETRIES[0], np.eye(2))
+
+
+# --- the shipped model -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +259,8 @@ def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsy
     assert "unknown grouping 'rings'" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "k=3"]) == 2
     assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
+    assert main(["cluster", "moons", "--method", "clusternet", "--param", "n_views=0"]) == 2
+    assert "n_views must be at least 1" in capsys.readouterr().err
 
 
 @needs_weights
@@ -231,7 +276,8 @@ def test_invariant_to_order_translation_and_scale(net):
 def test_large_plot_is_subsampled_and_propagated(net):
     plot = blobs(20000, k=3, separation=8, seed=4)
     labels = net.fit_predict(plot.xy)
-    assert net.subsample_size_ == 1024 and len(labels) == 20000
+    # the grouped points are the union of the views' samples of 1024
+    assert 1024 <= net.subsample_size_ <= 1024 * net._n_views(net._model()) and len(labels) == 20000
     assert ami(plot.labels, labels) > 0.9
 
 
