@@ -28,11 +28,11 @@ COLOR_CHOICES = {
     "density": "Nothing (density)",
     "reference": "Reference labels",
     "clusternet": "ClusterNet labels",
-    "clusternet-graph": "ClusterNet labels (continuity)",
+    "clusternet-average": "ClusterNet labels (average linkage)",
     "agreement": "ClusterNet agreement",
     **{name: spec.display_name for name, spec in CLUSTERERS.items()},
 }
-METHOD_NAMES = {"clusternet": "ClusterNet", "clusternet-graph": "ClusterNet (continuity)",
+METHOD_NAMES = {"clusternet": "ClusterNet", "clusternet-average": "ClusterNet (average linkage)",
                 **{name: spec.display_name for name, spec in CLUSTERERS.items()}}
 DEFAULT_METHODS = ["clusternet", "hdbscan", "gmm", "kmeans", "dbscan", "agglomerative-single"]
 URL_PARAMS = {"page": "page", "dataset": "dataset", "color_by": "color", "methods": "methods", "metric": "metric"}

@@ -144,7 +144,7 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
 
 # Method names for ClusterNet in the CLI, the dashboard and the evaluation table.
-VARIANTS = {"clusternet": {}, "clusternet-graph": {"grouping": "graph"}}
+VARIANTS = {"clusternet": {}, "clusternet-average": {"grouping": "average"}}
 
 
 def make_method(name: str, random_state: int = 0, **params):

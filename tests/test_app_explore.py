@@ -79,7 +79,7 @@ def test_colour_by_clusterer(page, app_url, errors):
     assert errors == []
 
 
-def test_generated_scene_coloured_by_clusternet_graph(page, app_url, errors):
+def test_generated_scene_coloured_by_clusternet_average(page, app_url, errors):
     open_app(page, app_url)
     page.get_by_text("1,200 points").wait_for(timeout=TIMEOUT)
     page.locator(".bk-tab", has_text="Generate").click()
@@ -87,8 +87,8 @@ def test_generated_scene_coloured_by_clusternet_graph(page, app_url, errors):
     page.locator(".vc-generate button").click()
     page.get_by_text("2,000 points").wait_for(timeout=TIMEOUT)
     assert "gen%3Ascene" in page.url or "gen:scene" in page.url
-    colour_by(page, "ClusterNet labels (continuity)")
-    assert "color=clusternet-graph" in page.url
+    colour_by(page, "ClusterNet labels (average linkage)")
+    assert "color=clusternet-average" in page.url
     assert errors == []
 
 
