@@ -12,12 +12,16 @@ Measures, each row one method:
    per-point agreement (``models.clusternet.consensus`` of the crowd), pooled over the points
    of all held-out plots, and ``agreement_corr_plot``: its mean over plots.
 
+A reference row ``observers`` scores the majority of an independent simulated crowd the same
+way (``ObserverMajority``): the ceiling for a model that imitates the observers perfectly.
+
 Classical rows are cached per method under ``out_dir/cache`` (they do not change between
 ClusterNet trainings); ClusterNet rows are cached under its weights' content hash.
 """
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,8 @@ from sklearn.metrics import adjusted_mutual_info_score
 from tqdm import tqdm
 
 N_OBSERVERS = 20
+REFERENCE = "observers"  # the simulated observers' own majority, a reference row
+OBSERVER_SEED = 987_654  # not a crowd seed of the held-out suite (those come from split_rng)
 WUT_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "clustering-benchmarks" / "wut"
 
 
@@ -38,9 +44,26 @@ def _ami_crowd(labels: np.ndarray, crowd: np.ndarray) -> float:
     return float(np.mean(scores)) if scores else float("nan")
 
 
+class ObserverMajority:
+    """Reference row ``observers``: the majority of an independent simulated crowd (20 observers,
+    seed ``OBSERVER_SEED``) scored like a method. Against the held-out crowd it shows how close
+    a perfect imitation of the training labels would come; on wut, how far those labels are
+    from people's."""
+
+    def fit(self, xy):
+        from perception.observers import majority_labels, simulate_crowd
+
+        start = time.perf_counter()
+        self.labels_ = majority_labels(simulate_crowd(xy, N_OBSERVERS, seed=OBSERVER_SEED))
+        self.runtime_ = time.perf_counter() - start
+        return self
+
+
 def _estimator(method: str, weights=None):
     from perception.clusternet import VARIANTS, make_method
 
+    if method == REFERENCE:
+        return ObserverMajority()
     return make_method(method, weights=weights) if method in VARIANTS else make_method(method)
 
 
@@ -114,7 +137,8 @@ def run_evaluation(out_dir, n_plots: int = 300, seed: int = 1, wut_dir=None, met
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    methods = list(methods or (list(VARIANTS) if ClusterNet.available(weights) else []) + list(CLUSTERERS))
+    methods = list(methods or (list(VARIANTS) if ClusterNet.available(weights) else []) + list(CLUSTERERS)
+                   + [REFERENCE])
     wut_tag = "wut" if (wut_dir or WUT_DEFAULT.is_dir()) else "nowut"
     rows = []
     for method in methods:

@@ -328,6 +328,15 @@ def test_evaluate_command_scores_given_weights(tmp_path, wut_dir):
     assert 0 < row["ami_wut"] <= 1 and -1 <= row["kappa_alpha"] <= 1
 
 
+def test_observers_reference_row_scores_an_independent_crowd(wut_dir):
+    from perception.clusternet_eval import OBSERVER_SEED, REFERENCE, evaluate_method
+    from perception.observers import benchmark_agreement
+
+    row = evaluate_method(REFERENCE, n_plots=3, seed=1, wut_dir=wut_dir)
+    assert row["ami_wut"] == pytest.approx(benchmark_agreement(wut_dir, seed=OBSERVER_SEED)["ami"].mean())
+    assert 0 < row["ami_crowd"] <= 1 and -1 <= row["kappa_alpha"] <= 1
+
+
 def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
     """A study's store is training data: real plots only, annotators flagged by checks left out."""
     from data.generate import blobs

@@ -41,7 +41,8 @@ def _documents() -> list[tuple[str, Path]]:
 
 # Summaries of `visclust evaluate clusternet` and `visclust evaluate clams` (see the docs for commands).
 EVALUATIONS = {"clusternet_evaluation.csv": "ClusterNet and the clusterers: 300 held-out generated plots "
-               "(simulated crowd) and the 19 human-labelled wut sets",
+               "(simulated crowd) and the 19 human-labelled wut sets; 'observers' is a reference row, "
+               "the majority of another simulated crowd",
                "clams_evaluation.csv": "CLAMS and clusterer-variability baselines: Spearman rho with the "
                "simulated crowd's ambiguity on 200 held-out plots"}
 
