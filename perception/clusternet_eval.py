@@ -131,12 +131,16 @@ def run_evaluation(out_dir, n_plots: int = 300, seed: int = 1, wut_dir=None, met
                    weights=None, progress: bool = True) -> pd.DataFrame:
     """Evaluate ClusterNet and every classical clusterer; write ``clusternet_eval.csv`` and
     ``clusternet_eval.md`` to ``out_dir`` and return the table, best kappa_alpha first."""
+    from data import InvalidScatterplot
     from models.classical import CLUSTERERS
     from perception.clusternet import VARIANTS, ClusterNet
 
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
+    known = list(VARIANTS) + list(CLUSTERERS) + [REFERENCE]
+    if unknown := sorted(set(methods or []) - set(known)):
+        raise InvalidScatterplot(f"unknown method(s) {unknown}; choose from {known}")
     methods = list(methods or (list(VARIANTS) if ClusterNet.available(weights) else []) + list(CLUSTERERS)
                    + [REFERENCE])
     wut_tag = "wut" if (wut_dir or WUT_DEFAULT.is_dir()) else "nowut"

@@ -326,6 +326,7 @@ def test_evaluate_command_scores_given_weights(tmp_path, wut_dir):
     row = pd.read_csv(tmp_path / "clusternet_eval.csv").iloc[0]
     assert row["method"] == "clusternet" and row["n_plots"] == 3
     assert 0 < row["ami_wut"] <= 1 and -1 <= row["kappa_alpha"] <= 1
+    assert main(["evaluate", "clusternet", "--methods", "clusternet-graph", "--out", str(tmp_path)]) == 2
 
 
 def test_observers_reference_row_scores_an_independent_crowd(wut_dir):
