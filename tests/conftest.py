@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from app.commands.core import MAX_MESSAGE_BYTES
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 WUT = SHARED_DATA / "clustering-benchmarks" / "wut"
@@ -61,7 +63,8 @@ def serve_panel(script: Path, log: Path, env: dict):
     with open(log, "w") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "panel", "serve", str(script), "--port", str(port),
-             "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
+             "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}",
+             "--websocket-max-message-size", str(MAX_MESSAGE_BYTES)],  # as `visclust serve`
             stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
     url = f"http://127.0.0.1:{port}/{script.stem}"

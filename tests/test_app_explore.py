@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -100,6 +101,20 @@ def test_upload_csv_shows_point_count(page, app_url, errors):
         {"name": "mine.csv", "mimeType": "text/csv", "buffer": f"a,b,label\n{rows}\n".encode()})
     page.get_by_text("123 points").wait_for(timeout=TIMEOUT)
     assert "dataset=upload" in page.url
+    assert errors == []
+
+
+def test_upload_over_bokehs_default_message_cap(page, app_url, errors):
+    """A 25 MB CSV: more than the 20 MB a websocket message may carry unless the server
+    raises the cap, as `visclust serve` and the test server do."""
+    open_app(page, app_url)
+    page.locator(".bk-tab", has_text="Upload").click()
+    xy = np.random.default_rng(0).random((1_100_000, 2))
+    body = "x,y\n" + "\n".join(f"{x:.8f},{y:.8f}" for x, y in xy) + "\n"
+    assert len(body) > 24e6
+    page.locator(".vc-upload input[type=file]").set_input_files(
+        {"name": "big.csv", "mimeType": "text/csv", "buffer": body.encode()})
+    page.get_by_text("1,100,000 points").wait_for(timeout=3 * TIMEOUT)
     assert errors == []
 
 

@@ -155,11 +155,17 @@ def _render(args):
     print(f"rendered {int(counts.sum()):,} points to {args.output} in {time.perf_counter() - start:.1f} s")
 
 
+# Uploads travel in one websocket message; Bokeh's default cap (20 MB) would drop the
+# connection on a larger file, so `visclust serve` raises it.
+MAX_MESSAGE_BYTES = 256 * 2**20
+
+
 def _serve(args):
     main = Path(__file__).resolve().parents[1] / "main.py"
     cmd = [sys.executable, "-m", "panel", "serve", str(main), "--port", str(args.port),
            "--address", args.address, "--allow-websocket-origin", f"{args.address}:{args.port}",
-           "--allow-websocket-origin", f"localhost:{args.port}"]
+           "--allow-websocket-origin", f"localhost:{args.port}",
+           "--websocket-max-message-size", str(MAX_MESSAGE_BYTES)]
     if args.num_procs > 1:
         cmd += ["--num-procs", str(args.num_procs)]
     if args.show:
