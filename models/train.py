@@ -38,7 +38,7 @@ from tqdm import tqdm
 from data import display_normalize
 from data.generate import random_plot, random_scene
 
-from .clusternet import View, ClusterNetModel, clusternet_loss, consensus, group_views, prepare, run_views
+from .clusternet import ClusterNetModel, View, clusternet_loss, consensus, group_views, prepare, run_views
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -220,8 +220,8 @@ def calibrate(model: ClusterNetModel, plots, grid: dict = GROUPING_GRID, noise=N
     thresholds = {g: dict(max(((k, v) for k, v in scores.items() if k[0] == g), key=lambda kv: kv[1])[0][1])
                   for g in grid}
     (grouping, _), best = max(scores.items(), key=lambda kv: kv[1])
-    return {"grouping": grouping, **thresholds[grouping], "n_views": n_views, "val_ami": best, "val_plots": len(prepared),
-            "thresholds": thresholds,
+    return {"grouping": grouping, **thresholds[grouping], "n_views": n_views, "val_ami": best,
+            "val_plots": len(prepared), "thresholds": thresholds,
             "scores": {"/".join([g] + [f"{k}={v}" for k, v in setting]): v for (g, setting), v in scores.items()}}
 
 

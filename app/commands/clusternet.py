@@ -35,8 +35,8 @@ def register(sub):
     p.add_argument("--plots", type=int, default=300)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/... when present)")
-    p.add_argument("--methods", nargs="*", help="subset of methods (default: the ClusterNet variants, every clusterer and the "
-                   "'observers' reference row)")
+    p.add_argument("--methods", nargs="*", help="subset of methods (default: the ClusterNet variants, every "
+                   "clusterer and the 'observers' reference row)")
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
