@@ -54,13 +54,13 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
     Parameters: ``weights`` (path; None = the shipped ``assets/clusternet.pt``), ``n_views``
     (samples of the plot the network sees, each also flipped or transposed, whose outputs are
-    averaged; None = the number calibrated with the weights), ``grouping`` ("average": groups
-    of view 0's sample whose mean predicted co-membership reaches the merge threshold; "graph":
+    averaged; None = the number calibrated with the weights), ``grouping`` ("average": groups of
+    view 0's sample whose mean predicted co-membership reaches the merge threshold; "graph":
     points of every view linked through nearest neighbours that do, which can follow long
-    stripes and rings; None = the one chosen on the validation plots), ``noise_threshold`` (p(unlabelled)
-    at which a point is noise), ``merge_threshold`` (co-membership probability below which
-    points stay apart; both None = the values chosen on the validation plots for the grouping,
-    stored with the weights), ``min_cluster_share`` (smaller clusters become noise),
+    stripes and rings; None = the one chosen on the validation plots), ``noise_threshold``
+    (p(unlabelled) at which a point is noise), ``merge_threshold`` (co-membership probability
+    below which points stay apart; both None = the values chosen on the validation plots for the
+    grouping, stored with the weights), ``min_cluster_share`` (smaller clusters become noise),
     ``random_state`` (seeds the samples).
 
     Fitted attributes: ``labels_`` (-1 = noise), ``agreement_`` (predicted share of people
