@@ -65,7 +65,8 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
     Fitted attributes: ``labels_`` (-1 = noise), ``agreement_`` (predicted share of people
     agreeing with the majority on each point, in [0, 1]), ``noise_proba_``, ``n_clusters_``,
-    ``subsample_size_`` (None when the network saw every point) and ``runtime_`` (seconds).
+    ``subsample_size_`` (points grouped, the others take their nearest one's label; None when
+    every point was grouped) and ``runtime_`` (seconds).
     """
 
     def __init__(self, weights=None, n_views: int | None = None, grouping: str | None = None,
