@@ -61,3 +61,15 @@ def test_bad_file_is_one_line(tmp_path):
     bad.write_text("a,b\nx,y\nz,w\n")
     out = visclust("cluster", bad)
     assert out.returncode == 2 and "numeric" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_serve_raises_the_upload_cap(monkeypatch):
+    """`visclust serve` starts Panel with the websocket cap the upload browser test relies on."""
+    import app.commands.core as core
+    from app.cli import main
+
+    calls = []
+    monkeypatch.setattr(core.subprocess, "call", lambda cmd, env=None: calls.append(cmd) or 0)
+    assert main(["serve", "--port", "5999"]) == 0
+    cmd = calls[0]
+    assert cmd[cmd.index("--websocket-max-message-size") + 1] == str(core.MAX_MESSAGE_BYTES)
