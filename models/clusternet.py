@@ -336,29 +336,56 @@ def _graph_components(xy: np.ndarray, views: np.ndarray, owner: np.ndarray, thre
     return connected_components(graph, directed=False)[1]
 
 
-def group_views(config: dict, views: list[View], xy_norm: np.ndarray, noise_threshold=None,
-                merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None):
-    """Clusters from the network's views of a plot, with the grouping stored in a model's
-    config (or ``grouping``) and the settings calibrated for it (thresholds, and the graph's
-    shared-neighbour count; explicit thresholds override them). Returns ``(points, labels,
-    noise, agreement)`` for the grouped points (indices into ``xy_norm``): view 0's sample for
-    "average", every view's sample for "graph"; p(noise) and agreement are means over the views
-    (each point read at its nearest sampled point)."""
+@dataclass(frozen=True)
+class Pooled:
+    """A plot's views read at the points a grouping clusters (indices into the plot): view 0's
+    sample for "average", every view's sample for "graph". ``owner`` (views, points): each
+    point's nearest sampled point in each view; p(noise) and agreement are means over views."""
+
+    points: np.ndarray
+    owner: np.ndarray
+    noise: np.ndarray
+    agreement: np.ndarray
+
+
+def _grouping(config: dict, grouping: str | None) -> str:
     grouping = grouping or config["grouping"]
     if grouping not in GROUPINGS:
         raise ValueError(f"unknown grouping '{grouping}'; choose one of {GROUPINGS}")
-    chosen = config.get("thresholds", {}).get(grouping, config)
-    nt = chosen["noise_threshold"] if noise_threshold is None else noise_threshold
-    mt = chosen["merge_threshold"] if merge_threshold is None else merge_threshold
+    return grouping
+
+
+def pool_views(views: list[View], xy_norm: np.ndarray, grouping: str) -> Pooled:
+    """The part of grouping that no threshold changes (calibration reuses it across settings)."""
     points = views[0].idx if grouping == "average" else np.unique(np.concatenate([v.idx for v in views]))
     owner = np.stack([KDTree(xy_norm[v.idx]).query(xy_norm[points], k=1, return_distance=False)[:, 0]
                       for v in views])
-    noise = np.mean([v.noise[own] for v, own in zip(views, owner)], axis=0)
-    agreement = np.mean([v.agreement[own] for v, own in zip(views, owner)], axis=0)
+    return Pooled(points, owner, np.mean([v.noise[own] for v, own in zip(views, owner)], axis=0),
+                  np.mean([v.agreement[own] for v, own in zip(views, owner)], axis=0))
+
+
+def group_pooled(config: dict, views: list[View], pooled: Pooled, xy_norm: np.ndarray, noise_threshold=None,
+                 merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None) -> np.ndarray:
+    """Labels of ``pooled.points`` by the grouping stored in a model's config (or ``grouping``)
+    and the settings calibrated for it (thresholds, and the graph's shared-neighbour count;
+    explicit thresholds override them)."""
+    grouping = _grouping(config, grouping)
+    chosen = config.get("thresholds", {}).get(grouping, config)
+    nt = chosen["noise_threshold"] if noise_threshold is None else noise_threshold
+    mt = chosen["merge_threshold"] if merge_threshold is None else merge_threshold
     if grouping == "average":
-        labels = cluster_embeddings(views[0].emb, noise, nt, mt, min_cluster_share)
-    else:
-        emb = np.stack([v.emb[own] for v, own in zip(views, owner)])
-        labels = cluster_embeddings(emb, noise, nt, mt, min_cluster_share, xy=xy_norm[points], owner=owner,
-                                    min_shared=int(chosen.get("min_shared", 4)))
-    return points, labels, noise, agreement
+        return cluster_embeddings(views[0].emb, pooled.noise, nt, mt, min_cluster_share)
+    emb = np.stack([v.emb[own] for v, own in zip(views, pooled.owner)])
+    return cluster_embeddings(emb, pooled.noise, nt, mt, min_cluster_share, xy=xy_norm[pooled.points],
+                              owner=pooled.owner, min_shared=int(chosen.get("min_shared", 4)))
+
+
+def group_views(config: dict, views: list[View], xy_norm: np.ndarray, noise_threshold=None,
+                merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None):
+    """Clusters from the network's views of a plot (``pool_views`` then ``group_pooled``).
+    Returns ``(points, labels, noise, agreement)`` for the grouped points."""
+    grouping = _grouping(config, grouping)
+    pooled = pool_views(views, xy_norm, grouping)
+    labels = group_pooled(config, views, pooled, xy_norm, noise_threshold, merge_threshold, min_cluster_share,
+                          grouping)
+    return pooled.points, labels, pooled.noise, pooled.agreement

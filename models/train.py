@@ -38,7 +38,8 @@ from tqdm import tqdm
 from data import display_normalize
 from data.generate import random_plot, random_scene
 
-from .clusternet import ClusterNetModel, View, clusternet_loss, consensus, group_views, prepare, run_views
+from .clusternet import (ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views, pool_views,
+                         prepare, run_views)
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -199,29 +200,32 @@ def calibrate(model: ClusterNetModel, plots, grid: dict = GROUPING_GRID, noise=N
     thresholds ``noise``. ``thresholds`` holds the best settings of each grouping, for users who
     choose the other one; ``scores`` every setting's AMI."""
     model.eval()
-    prepared = []
+    plots, scored = list(plots), []
     for xy, major in plots:
-        norm = display_normalize(xy)
-        prepared.append((norm, major, run_views(model, norm, n_views)))
+        if (major >= 0).sum() > 1:  # a plot the majority leaves unlabelled has nothing to score
+            norm = display_normalize(xy)
+            scored.append((norm, major, run_views(model, norm, n_views)))
     scores = {}
     for grouping, options in grid.items():
         config = {**model.config, "grouping": grouping}
+        # what no threshold changes, once per plot: the pooled views and each point's nearest grouped point
+        pooled = [pool_views(views, norm, grouping) for norm, _, views in scored]
+        nearest = [KDTree(norm[p.points]).query(norm, k=1, return_distance=False)[:, 0]
+                   for (norm, _, _), p in zip(scored, pooled)]
         for values in itertools.product(*options.values(), noise):
             setting = {**dict(zip(options, values)), "noise_threshold": values[-1]}
             config["thresholds"] = {grouping: setting}
             amis = []
-            for norm, major, views in prepared:
+            for (norm, major, views), p, near in zip(scored, pooled, nearest):
                 keep = major >= 0
-                if keep.sum() > 1:
-                    points, labels, _, _ = group_views(config, views, norm)
-                    pred = labels[KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]]
-                    amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
+                pred = group_pooled(config, views, p, norm)[near]
+                amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
             scores[(grouping, tuple(sorted(setting.items())))] = float(np.mean(amis))
     thresholds = {g: dict(max(((k, v) for k, v in scores.items() if k[0] == g), key=lambda kv: kv[1])[0][1])
                   for g in grid}
     (grouping, _), best = max(scores.items(), key=lambda kv: kv[1])
     return {"grouping": grouping, **thresholds[grouping], "n_views": n_views, "val_ami": best,
-            "val_plots": len(prepared), "thresholds": thresholds,
+            "val_plots": len(plots), "thresholds": thresholds,
             "scores": {"/".join([g] + [f"{k}={v}" for k, v in setting]): v for (g, setting), v in scores.items()}}
 
 
