@@ -119,11 +119,8 @@ def _plot(xy, labels, name) -> Scatterplot | None:
     return Scatterplot(xy, labels=labels, name=str(name), meta={"source": "annotations"})
 
 
-def encode_annotations(source, size: int, seed: int = 0) -> dict:
-    """Human-labelled plots as stacked training arrays (see ``models.train.encode_plot``)."""
+def encode_annotations(plots: list[Scatterplot], size: int, seed: int = 0) -> dict:
+    """Human-labelled plots (``load_annotations``) as stacked training arrays (see ``models.train.encode_plot``)."""
     from .train import encode_plot, stack
 
-    plots = load_annotations(source)
-    if not plots:
-        raise InvalidScatterplot(f"no labelled plots found in {source}")
     return stack([encode_plot(p.xy, p.labelings, size, seed + i) for i, p in enumerate(plots)])

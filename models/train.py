@@ -35,7 +35,7 @@ from sklearn.metrics import adjusted_mutual_info_score
 from sklearn.neighbors import KDTree
 from tqdm import tqdm
 
-from data import display_normalize
+from data import InvalidScatterplot, display_normalize
 from data.generate import random_plot, random_scene
 
 from .clusternet import (ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views, pool_views,
@@ -272,15 +272,18 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, scene_share)
     val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, scene_share)
     if annotations:
-        from .annotated import encode_annotations
+        from .annotated import encode_annotations, load_annotations
 
-        human = encode_annotations(annotations, size, seed)
+        human_plots = load_annotations(annotations)
+        if not human_plots:
+            raise InvalidScatterplot(f"no labelled plots found in {annotations}")
+        human = encode_annotations(human_plots, size, seed)
         rng = np.random.default_rng(seed)
-        order = rng.permutation(len(human["xy"]))
-        n_hold = len(order) // 5 if len(order) >= 5 else 0
+        human_order = rng.permutation(len(human_plots))
+        n_hold = len(human_order) // 5 if len(human_order) >= 5 else 0
         if n_hold:
-            val_set = subset(human, order[:n_hold])
-        human_train = subset(human, order[n_hold:])
+            val_set = subset(human, human_order[:n_hold])
+        human_train = subset(human, human_order[n_hold:])
         mix = rng.choice(len(train_set["xy"]), min(len(human_train["xy"]), len(train_set["xy"])), replace=False)
         train_set = concat(human_train, subset(train_set, np.sort(mix)))
     steps_per_epoch = -(-len(train_set["xy"]) // batch_size)
@@ -341,8 +344,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     (out / "history.json").write_text(json.dumps(history, indent=1))
     best_model = load_weights(out / "clusternet.pt")
     meta = torch.load(out / "clusternet.pt", weights_only=True)["meta"]
-    if annotations and n_hold:  # human plots as the labellers saw them (the encoded sample)
-        val_plots = [(xy, major) for xy, major in zip(val_set["xy"], val_set["majority"])]
+    if annotations and n_hold:  # the held-out human plots whole, as ClusterNet will see them
+        val_plots = [(human_plots[i].xy, consensus(human_plots[i].labelings)[0]) for i in human_order[:n_hold]]
     else:
         val_plots = validation_plots(n_val, seed, label_source, scene_share)
     chosen = calibrate(best_model, val_plots)
