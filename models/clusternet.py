@@ -5,8 +5,10 @@ Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not pub
 - Input: one plot as people see it (``data.display_normalize``), a fixed-size sample of
   ``sample_size`` points (seeded, chosen in coordinate-sorted order so that it does not depend
   on the order of the input points; small plots are padded with duplicates, which max pooling
-  ignores) plus one feature per point, the log distance to its 8th neighbour scaled by
-  sqrt(points), because perceived clusters follow visual density.
+  ignores) plus two features per point: the log distance to its 8th neighbour scaled by
+  sqrt(points), because perceived clusters follow visual density, and the log of how many
+  points of the plot the sample stands for (``plot_size_feature``): a sample of a dense plot
+  looks like a sparse plot, but people see the dense plot, whose chance gaps are smaller.
 - Output per point: an embedding (``embed_dim``), a noise logit and an agreement logit. The
   embedding is spatial (Neven et al. 2019): the point's coordinates times a learned scale plus a
   predicted offset, so distant groups start apart and the network learns to pull each
@@ -21,7 +23,9 @@ Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not pub
 - Grouping (``cluster_embeddings``): "average" links groups whose mean predicted co-membership
   reaches the threshold; "graph" keeps the nearest-neighbour edges that reach it and takes
   connected components, so a ring or a stripe stays one cluster even when its far ends drift
-  apart in the embedding. Inference (``run_views``, ``group_views``) runs the network on
+  apart in the embedding; its components can further be cut where average linkage parts
+  groups below ``split_threshold`` (touching blobs that a few links chain). Inference
+  (``run_views``, ``group_views``) runs the network on
   several seeded samples of the plot, flipped and transposed, and averages each graph edge's
   co-membership over them: one sample's chance cuts and links then count for less, and the
   graph covers more of a large plot. Training picks grouping and thresholds on validation plots.
@@ -51,6 +55,7 @@ from torch import nn
 from .pointnet2 import FeaturePropagation, SetAbstractionMSG, SharedMLP
 
 GROUPINGS = ("average", "graph")
+PLOT_SIZES = (100, 30_000)  # point counts training covers; the plot-size input is clipped to them
 DEFAULT_CONFIG = {"sample_size": 1024, "embed_dim": 8, "density_k": 8, "width": 1.0, "spatial_scale": 4.0,
                   "merge_threshold": 0.5, "noise_threshold": 0.5, "grouping": "average"}
 
@@ -66,7 +71,7 @@ class ClusterNetModel(nn.Module):
         def c(x):
             return max(8, int(round(x * w)))
 
-        self.sa1 = SetAbstractionMSG(256, [0.03, 0.08], [16, 32], 1, [[c(32), c(32), c(64)], [c(32), c(48), c(64)]])
+        self.sa1 = SetAbstractionMSG(256, [0.03, 0.08], [16, 32], 2, [[c(32), c(32), c(64)], [c(32), c(48), c(64)]])
         self.sa2 = SetAbstractionMSG(64, [0.12, 0.25], [16, 32], self.sa1.out_channels,
                                      [[c(128), c(128)], [c(128), c(128)]])
         self.sa3 = SetAbstractionMSG(16, [0.35, 0.7], [16, 16], self.sa2.out_channels, [[c(256)], [c(256)]])
@@ -74,7 +79,7 @@ class ClusterNetModel(nn.Module):
         self.fp3 = FeaturePropagation(self.sa_global.out_channels + self.sa3.out_channels, [c(256)])
         self.fp2 = FeaturePropagation(c(256) + self.sa2.out_channels, [c(256), c(128)])
         self.fp1 = FeaturePropagation(c(128) + self.sa1.out_channels, [c(128)])
-        self.fp0 = FeaturePropagation(c(128) + 1 + 2, [c(128), c(128)])
+        self.fp0 = FeaturePropagation(c(128) + 2 + 2, [c(128), c(128)])
         self.trunk = SharedMLP([c(128), c(64)])
         self.head = nn.Linear(c(64), int(self.config["embed_dim"]) + 2)
         # spatial embedding: e = s * (x, y, 0, ...) + learned offset, so far-apart groups start
@@ -83,7 +88,7 @@ class ClusterNetModel(nn.Module):
                                         requires_grad=self.config["spatial_scale"] > 0)
 
     def forward(self, xyz: torch.Tensor, feats: torch.Tensor):
-        """xyz (B, N, 2), feats (B, N, 1) -> embedding (B, N, D), noise and agreement logits (B, N)."""
+        """xyz (B, N, 2), feats (B, N, 2) -> embedding (B, N, D), noise and agreement logits (B, N)."""
         l1_xyz, l1 = self.sa1(xyz, feats)
         l2_xyz, l2 = self.sa2(l1_xyz, l1)
         l3_xyz, l3 = self.sa3(l2_xyz, l2)
@@ -126,11 +131,19 @@ def density_feature(xy: np.ndarray, k: int = 8) -> np.ndarray:
     return np.log(dist[:, k] * np.sqrt(n) + 1e-3).astype(np.float32)
 
 
+def plot_size_feature(n: int, size: int) -> float:
+    """log(points in the plot / points in the sample), with the plot's count clipped to PLOT_SIZES."""
+    return float(np.log(np.clip(n, *PLOT_SIZES) / size))
+
+
 def prepare(xy_norm: np.ndarray, size: int, seed: int = 0, k: int = 8, order: np.ndarray | None = None):
-    """Sample indices (size,), coordinates (size, 2) float32 and the density feature (size,)."""
+    """Sample indices (size,), coordinates (size, 2) float32 and the features (size, 2): density
+    and plot size."""
     idx = sample_points(xy_norm, size, seed, order)
     uniq, inverse = np.unique(idx, return_inverse=True)
-    feat = density_feature(xy_norm[uniq], k)[inverse]
+    feat = np.empty((size, 2), dtype=np.float32)
+    feat[:, 0] = density_feature(xy_norm[uniq], k)[inverse]
+    feat[:, 1] = plot_size_feature(len(xy_norm), size)
     return idx, xy_norm[idx].astype(np.float32), feat
 
 
@@ -161,7 +174,7 @@ def run_views(model: ClusterNetModel, xy_norm: np.ndarray, n_views: int = 1, see
     seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, n_views)]
     prepared = [prepare(xy_norm, size, s, k, order) for s in seeds]
     pts = np.stack([p[1] @ SYMMETRIES[r % len(SYMMETRIES)].T for r, p in enumerate(prepared)])
-    feat = np.stack([p[2] for p in prepared])[..., None]
+    feat = np.stack([p[2] for p in prepared])
     with torch.no_grad():
         emb, noise, agree = model(torch.from_numpy(pts), torch.from_numpy(feat))
     views = []
@@ -272,7 +285,7 @@ def clusternet_loss(emb, noise_logit, agree_logit, labels, agreement, n_anchors:
 def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold: float = 0.5,
                        merge_threshold: float = 0.5, min_cluster_share: float = 0.01,
                        xy: np.ndarray | None = None, n_neighbors: int = 10, min_shared: int = 4,
-                       owner: np.ndarray | None = None) -> np.ndarray:
+                       owner: np.ndarray | None = None, split_threshold: float = 0.0) -> np.ndarray:
     """Labels for sampled points: noise where p(noise) >= ``noise_threshold``; the rest grouped
     where predicted co-membership exp(-d^2) reaches ``merge_threshold``.
 
@@ -282,7 +295,8 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     edges that reach the threshold and whose ends share at least ``min_shared`` neighbours
     (Jarvis-Patrick), so long or curved shapes join through local links however far their
     ends drift apart in the embedding, while a stray link across a gap does not chain two
-    shapes. Components under ``min_cluster_share`` join their nearest large component (the
+    shapes; with ``split_threshold`` > 0 components are also cut where average linkage of view
+    0 parts groups below it. Components under ``min_cluster_share`` join their nearest large component (the
     sparse tail of a blob is part of it; the noise head decides what is noise).
     In graph mode ``emb`` may hold several views (views, n, d), each point's embedding in each
     view taken from the sampled point ``owner`` (views, n) stands for; an edge's co-membership
@@ -304,6 +318,8 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
         owner = np.broadcast_to(np.arange(n), views.shape[:2]) if owner is None else owner
         sub = _graph_components(xy[keep], views[:, keep], owner[:, keep], merge_threshold,
                                 min(n_neighbors, len(keep) - 1), min_shared)
+        if split_threshold > 0:
+            sub = _split_components(sub, views[0, keep], owner[0, keep], split_threshold)
     sizes = np.bincount(sub)
     small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * n)))
     if small.all():  # a few points in no clear group: one cluster rather than all noise
@@ -336,6 +352,20 @@ def _graph_components(xy: np.ndarray, views: np.ndarray, owner: np.ndarray, thre
     return connected_components(graph, directed=False)[1]
 
 
+def _split_components(sub: np.ndarray, emb: np.ndarray, owner: np.ndarray, threshold: float) -> np.ndarray:
+    """Cut graph components where average linkage of view 0's sampled points (``owner``) parts
+    groups whose mean predicted co-membership is below ``threshold``. The graph judges local
+    links, average linkage whole groups; touching blobs chained by a few confident links fail
+    the second test. A long shape whose ends drift far apart may fail it too, so the threshold
+    is calibrated (0 = no cut)."""
+    points, first, inverse = np.unique(owner, return_index=True, return_inverse=True)
+    if len(points) < 2:
+        return sub
+    dist = 1.0 - np.exp(-pdist(emb[first], "sqeuclidean"))
+    groups = fcluster(linkage(dist, "average"), t=1.0 - threshold, criterion="distance")[inverse]
+    return np.unique(sub * (groups.max() + 1) + groups, return_inverse=True)[1]
+
+
 @dataclass(frozen=True)
 class Pooled:
     """A plot's views read at the points a grouping clusters (indices into the plot): view 0's
@@ -365,7 +395,8 @@ def pool_views(views: list[View], xy_norm: np.ndarray, grouping: str) -> Pooled:
 
 
 def group_pooled(config: dict, views: list[View], pooled: Pooled, xy_norm: np.ndarray, noise_threshold=None,
-                 merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None) -> np.ndarray:
+                 merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None,
+                 split_threshold=None) -> np.ndarray:
     """Labels of ``pooled.points`` by the grouping stored in a model's config (or ``grouping``)
     and the settings calibrated for it (thresholds, and the graph's shared-neighbour count;
     explicit thresholds override them)."""
@@ -377,15 +408,18 @@ def group_pooled(config: dict, views: list[View], pooled: Pooled, xy_norm: np.nd
         return cluster_embeddings(views[0].emb, pooled.noise, nt, mt, min_cluster_share)
     emb = np.stack([v.emb[own] for v, own in zip(views, pooled.owner)])
     return cluster_embeddings(emb, pooled.noise, nt, mt, min_cluster_share, xy=xy_norm[pooled.points],
-                              owner=pooled.owner, min_shared=int(chosen.get("min_shared", 4)))
+                              owner=pooled.owner, min_shared=int(chosen.get("min_shared", 4)),
+                              split_threshold=float(chosen.get("split_threshold", 0.0) if split_threshold is None
+                                                    else split_threshold))
 
 
 def group_views(config: dict, views: list[View], xy_norm: np.ndarray, noise_threshold=None,
-                merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None):
+                merge_threshold=None, min_cluster_share: float = 0.01, grouping: str | None = None,
+                split_threshold=None):
     """Clusters from the network's views of a plot (``pool_views`` then ``group_pooled``).
     Returns ``(points, labels, noise, agreement)`` for the grouped points."""
     grouping = _grouping(config, grouping)
     pooled = pool_views(views, xy_norm, grouping)
     labels = group_pooled(config, views, pooled, xy_norm, noise_threshold, merge_threshold, min_cluster_share,
-                          grouping)
+                          grouping, split_threshold)
     return pooled.points, labels, pooled.noise, pooled.agreement

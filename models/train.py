@@ -38,8 +38,8 @@ from tqdm import tqdm
 from data import InvalidScatterplot, display_normalize
 from data.generate import random_plot, random_scene
 
-from .clusternet import (ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views, pool_views,
-                         prepare, run_views)
+from .clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views,
+                         pool_views, prepare, run_views)
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -56,12 +56,15 @@ def split_rng(seed: int, split: int, i: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, split, i]))
 
 
-def generated_plots(n_plots: int, seed: int, split: int, scene_share: float = 0.0):
+def generated_plots(n_plots: int, seed: int, split: int, scene_share: float = 0.0, size_share: float = 0.0):
     """The i-th generated plot of a split, for i < n_plots (a generator of Scatterplots): a
-    ``random_scene`` with probability ``scene_share``, else a ``random_plot``."""
+    ``random_scene`` with probability ``scene_share``, else a ``random_plot``. With probability
+    ``size_share`` its point count is drawn log-uniformly from PLOT_SIZES instead of the
+    generator's own range, so the network also learns how people see sparse and dense plots."""
     for i in range(n_plots):
         rng = split_rng(seed, split, i)
-        yield random_scene(rng) if scene_share and rng.random() < scene_share else random_plot(rng)
+        n = int(np.exp(rng.uniform(*np.log(PLOT_SIZES)))) if size_share and rng.random() < size_share else None
+        yield random_scene(rng, n) if scene_share and rng.random() < scene_share else random_plot(rng, n)
 
 
 def encode_plot(xy: np.ndarray, labelings: np.ndarray, size: int, seed: int) -> dict:
@@ -89,19 +92,20 @@ def stack(encoded: list[dict]) -> dict:
 
 def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: Path,
                     label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
-                    progress: bool = True, scene_share: float = 0.0) -> dict:
+                    progress: bool = True, scene_share: float = 0.0, size_share: float = 0.0) -> dict:
     """Generated plots of a split, labelled by ``label_source(xy, seed)``, cached as .npz."""
-    mix = f"-scenes{scene_share:g}" if scene_share else ""
-    path = Path(cache_dir) / f"generated-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
+    mix = (f"-scenes{scene_share:g}" if scene_share else "") + (f"-sizes{size_share:g}" if size_share else "")
+    # "generated2": the encoding's second feature (plot size) is not in the caches of earlier versions
+    path = Path(cache_dir) / f"generated2-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
     # plot i is the same in every cache of this seed, split and mix, so a larger cache serves too
-    larger = sorted(Path(cache_dir).glob(f"generated-s{seed}-split{split}-n*-size{size}{mix}.npz"),
+    larger = sorted(Path(cache_dir).glob(f"generated2-s{seed}-split{split}-n*-size{size}{mix}.npz"),
                     key=lambda p: int(p.stem.split("-n")[1].split("-")[0]))
     for cached in [path] + larger:
         if cached.exists() and int(cached.stem.split("-n")[1].split("-")[0]) >= n_plots:
             with np.load(cached) as f:
                 return {k: f[k][:n_plots] for k in f.files}
     encoded = []
-    plots = generated_plots(n_plots, seed, split, scene_share)
+    plots = generated_plots(n_plots, seed, split, scene_share, size_share)
     for i, plot in enumerate(tqdm(plots, total=n_plots, disable=not progress,
                                   desc=f"generating split {split}")):
         plot_seed = int(split_rng(seed, split, i).integers(2**31))
@@ -145,7 +149,7 @@ def augment(xy: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def batches(arrays: dict, batch_size: int, order: np.ndarray):
     for start in range(0, len(order), batch_size):
         idx = order[start: start + batch_size]
-        yield (torch.from_numpy(arrays["xy"][idx]), torch.from_numpy(arrays["feat"][idx]).unsqueeze(-1),
+        yield (torch.from_numpy(arrays["xy"][idx]), torch.from_numpy(arrays["feat"][idx]),
                torch.from_numpy(arrays["labels"][idx].astype(np.int64)), torch.from_numpy(arrays["agreement"][idx]))
 
 
@@ -179,15 +183,16 @@ def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict
 
 # Inference settings searched on the validation plots, per grouping (noise threshold for all).
 GROUPING_GRID = {"average": {"merge_threshold": (0.4, 0.5, 0.6, 0.7)},
-                 "graph": {"merge_threshold": (0.9, 0.95, 0.97, 0.98), "min_shared": (2, 4, 6)}}
+                 "graph": {"merge_threshold": (0.9, 0.95, 0.97), "min_shared": (2, 4),
+                           "split_threshold": (0.0, 0.3, 0.5)}}
 NOISE_GRID = (0.5, 0.6, 0.7, 0.8)
 N_VIEWS = 8  # views averaged at inference (models.clusternet.run_views); 16 scored no better
 
 
 def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
-                     scene_share: float = 0.0):
+                     scene_share: float = 0.0, size_share: float = 0.0):
     """The validation split's plots whole, as (points, majority label of the labellers)."""
-    for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share)):
+    for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share, size_share)):
         plot_seed = int(split_rng(seed, VALIDATION, i).integers(2**31))
         yield plot.xy, consensus(label_source(plot.xy, plot_seed))[0]
 
@@ -248,7 +253,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
           seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | None = None,
           resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
           config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
-          scene_share: float = 0.35,
+          scene_share: float = 0.35, size_share: float = 0.5,
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
     ``max_batches`` caps batches per epoch (smoke tests)."""
@@ -269,8 +274,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
             model = load_weights(start_weights)
     size = int(model.config["sample_size"])
     cache = out / "data"
-    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, scene_share)
-    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, scene_share)
+    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, scene_share, size_share)
+    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, scene_share, size_share)
     if annotations:
         from .annotated import encode_annotations, load_annotations
 
@@ -308,7 +313,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
         history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
-                    "lr": lr, "scene_share": scene_share, "annotations": annotations,
+                    "lr": lr, "scene_share": scene_share, "size_share": size_share, "annotations": annotations,
                     "start_weights": str(start_weights) if start_weights else None}
     for epoch in range(first_epoch, epochs):
         model.train()
@@ -344,10 +349,10 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     (out / "history.json").write_text(json.dumps(history, indent=1))
     best_model = load_weights(out / "clusternet.pt")
     meta = torch.load(out / "clusternet.pt", weights_only=True)["meta"]
-    if annotations and n_hold:  # the held-out human plots whole, as ClusterNet will see them
+    if annotations and n_hold:  # the held-out human plots whole
         val_plots = [(human_plots[i].xy, consensus(human_plots[i].labelings)[0]) for i in human_order[:n_hold]]
     else:
-        val_plots = validation_plots(n_val, seed, label_source, scene_share)
+        val_plots = validation_plots(n_val, seed, label_source, scene_share, size_share)
     chosen = calibrate(best_model, val_plots)
     best_model.config.update({k: chosen[k] for k in ("grouping", "merge_threshold", "noise_threshold", "n_views",
                                                      "thresholds")})

@@ -60,7 +60,9 @@ class ClusterNet(ClusterMixin, BaseEstimator):
     stripes and rings; None = the one chosen on the validation plots), ``noise_threshold``
     (p(unlabelled) at which a point is noise), ``merge_threshold`` (co-membership probability
     below which points stay apart; both None = the values chosen on the validation plots for the
-    grouping, stored with the weights), ``min_cluster_share`` (smaller clusters become noise),
+    grouping, stored with the weights), ``split_threshold`` (graph only: components are cut where
+    average linkage parts groups whose mean co-membership is below it; 0 = no cut, None = the
+    calibrated value), ``min_cluster_share`` (smaller clusters become noise),
     ``random_state`` (seeds the samples).
 
     Fitted attributes: ``labels_`` (-1 = noise), ``agreement_`` (predicted share of people
@@ -71,12 +73,13 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
     def __init__(self, weights=None, n_views: int | None = None, grouping: str | None = None,
                  noise_threshold: float | None = None, merge_threshold: float | None = None,
-                 min_cluster_share: float = 0.01, random_state: int = 0):
+                 split_threshold: float | None = None, min_cluster_share: float = 0.01, random_state: int = 0):
         self.weights = weights
         self.n_views = n_views
         self.grouping = grouping
         self.noise_threshold = noise_threshold
         self.merge_threshold = merge_threshold
+        self.split_threshold = split_threshold
         self.min_cluster_share = min_cluster_share
         self.random_state = random_state
 
@@ -118,7 +121,8 @@ class ClusterNet(ClusterMixin, BaseEstimator):
             return self
         views = run_views(model, norm, self._n_views(model), self.random_state)
         points, labels, noise_p, agree_p = group_views(model.config, views, norm, self.noise_threshold,
-                                                       self.merge_threshold, self.min_cluster_share, self.grouping)
+                                                       self.merge_threshold, self.min_cluster_share, self.grouping,
+                                                       self.split_threshold)
         if len(points) < n:
             nearest = KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]
             labels, agree_p, noise_p = labels[nearest], agree_p[nearest], noise_p[nearest]

@@ -8,8 +8,8 @@ from sklearn.metrics import adjusted_mutual_info_score as ami
 from data import Scatterplot, display_normalize
 from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
-from models.clusternet import (GROUPINGS, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss, consensus,
-                               prepare, run_views)
+from models.clusternet import (GROUPINGS, PLOT_SIZES, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss,
+                               consensus, prepare, run_views)
 from perception.clusternet import ClusterNet
 
 torch.set_num_threads(1)
@@ -38,7 +38,7 @@ def _batch(n_plots=4, size=256, seed=0):
         feat.append(f)
         labels.append(np.stack([plot.labels[idx], plot.labels[idx]]))
     labels = torch.tensor(np.array(labels))
-    return torch.tensor(np.array(xy)), torch.tensor(np.array(feat))[..., None], labels, torch.ones(labels.shape[0], size)
+    return torch.tensor(np.array(xy)), torch.tensor(np.array(feat)), labels, torch.ones(labels.shape[0], size)
 
 
 def test_loss_ignores_cluster_ids():
@@ -170,6 +170,19 @@ def test_graph_grouping_follows_a_ring_that_average_linkage_splits():
     assert len(set(labels[:200])) == 1 and labels[0] != labels[200]
 
 
+def test_graph_components_are_cut_where_average_linkage_parts_whole_groups():
+    gx, gy = np.meshgrid(np.linspace(0, 2, 41), np.linspace(0, 1, 21))
+    xy = np.c_[gx.ravel(), gy.ravel()]
+    # two touching blocks whose embeddings ramp from 0 to 3 across x = 0.7..1.3: every local link
+    # is confident (p = 0.94), yet the blocks as wholes are far apart in the embedding
+    emb = np.c_[3 * np.clip((xy[:, 0] - 0.7) / 0.6, 0, 1), np.zeros(len(xy))]
+    chained = cluster_embeddings(emb, np.zeros(len(xy)), merge_threshold=0.9, xy=xy)
+    cut = cluster_embeddings(emb, np.zeros(len(xy)), merge_threshold=0.9, xy=xy, split_threshold=0.3)
+    assert set(chained) == {0}
+    left, right = cut[xy[:, 0] < 0.5], cut[xy[:, 0] > 1.5]
+    assert len(set(left)) == 1 and len(set(right)) == 1 and left[0] != right[0]
+
+
 def test_graph_grouping_averages_co_membership_over_views():
     xy = np.r_[np.c_[np.linspace(0, 1, 40), np.zeros(40)], np.c_[np.linspace(1.05, 2, 40), np.zeros(40)]]
     joined, split = np.zeros((80, 2)), np.r_[np.zeros((40, 2)), np.full((40, 2), 5.0)]
@@ -195,6 +208,25 @@ def test_views_are_seeded_samples_in_every_orientation():
     assert all(np.array_equal(a.emb, b.emb) for a, b in zip(views, again))
     assert len(SYMMETRIES) == 8 and len({m.tobytes() for m in SYMMETRIES}) == 8
     np.testing.assert_array_equal(SYMMETRIES[0], np.eye(2))
+
+
+def test_plot_size_input_tells_a_sample_of_a_dense_plot_from_a_sparse_plot():
+    dense, sparse = (display_normalize(blobs(n, k=3, seed=2).xy) for n in (8000, 256))
+    feats = [prepare(xy, 256, seed=0)[2] for xy in (dense, sparse)]
+    assert all(f.shape == (256, 2) and np.ptp(f[:, 1]) == 0 for f in feats)
+    assert feats[0][0, 1] == pytest.approx(np.log(8000 / 256)) and feats[1][0, 1] == 0
+    assert prepare(display_normalize(blobs(50, seed=1).xy), 256)[2][0, 1] == pytest.approx(np.log(PLOT_SIZES[0] / 256))
+
+
+def test_training_mix_spans_plot_sizes_and_leaves_the_evaluation_split_alone():
+    from data.generate import random_plot
+    from models.train import EVALUATION, TRAIN, generated_plots, split_rng
+
+    sizes = [len(p) for p in generated_plots(40, 0, TRAIN, size_share=1.0)]
+    assert min(sizes) >= PLOT_SIZES[0] and max(sizes) <= PLOT_SIZES[1] and max(sizes) > 5000 and min(sizes) < 300
+    # without the mix, plot i of a split is random_plot of its stream, as the held-out suite has always been
+    held_out = [p.xy for p in generated_plots(5, 1, EVALUATION)]
+    assert all(np.array_equal(a, random_plot(split_rng(1, EVALUATION, i)).xy) for i, a in enumerate(held_out))
 
 
 # --- the shipped model -----------------------------------------------------------------------
@@ -243,8 +275,8 @@ def test_single_gaussian_is_one_cluster(net):
 @needs_weights
 def test_graph_grouping_follows_concentric_rings_that_average_linkage_splits():
     plot = shapes("rings", 1500, noise=0.02, seed=1)
-    # the shipped calibration (0.97) copies the simulated observers, who split thin rings
-    graph = ClusterNet.pretrained(grouping="graph", merge_threshold=0.95).fit_predict(plot.xy)
+    # without the average-linkage cut: the calibrated grouping copies the observers, who split thin rings
+    graph = ClusterNet.pretrained(grouping="graph", merge_threshold=0.95, split_threshold=0).fit_predict(plot.xy)
     average = ClusterNet.pretrained(grouping="average", merge_threshold=0.95).fit_predict(plot.xy)
     assert ami(plot.labels, graph) > 0.9 > ami(plot.labels, average)
 

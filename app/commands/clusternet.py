@@ -18,6 +18,9 @@ def register(sub):
     p.add_argument("--val-plots", type=int, default=150, help="generated validation plots")
     p.add_argument("--scene-share", type=float, default=0.35,
                    help="share of composite scenes (rings, frames, stripes) among the generated plots")
+    p.add_argument("--size-share", type=float, default=0.5,
+                   help="share of generated plots with 100 to 30,000 points (log-uniform) instead of the "
+                   "generators' usual 300 to 5,000")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--out", default="runs/clusternet", help="output folder (checkpoints, cached data, weights)")
@@ -47,13 +50,15 @@ def _train(args):
 
     if args.epochs < 1 or args.plots < 1:
         raise UserError("--epochs and --plots must be at least 1")
-    if not 0 <= args.scene_share <= 1:
-        raise UserError("--scene-share must be between 0 and 1")
+    for flag, share in (("--scene-share", args.scene_share), ("--size-share", args.size_share)):
+        if not 0 <= share <= 1:
+            raise UserError(f"{flag} must be between 0 and 1")
     if args.annotations and "://" not in args.annotations and not Path(args.annotations).exists():
         raise FileNotFoundError(f"annotations not found: {args.annotations}")
     result = train(out=args.out, epochs=args.epochs, n_plots=args.plots, n_val=args.val_plots, seed=args.seed,
                    batch_size=args.batch_size, lr=args.lr, annotations=args.annotations, resume=args.resume,
-                   threads=args.threads, progress=not args.no_progress, scene_share=args.scene_share)
+                   threads=args.threads, progress=not args.no_progress, scene_share=args.scene_share,
+                   size_share=args.size_share)
     last = result["history"][-1] if result["history"] else {}
     print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
 
