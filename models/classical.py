@@ -36,6 +36,20 @@ class Param:
     high: float | None = None
     help: str = ""
 
+    def check(self, value, method: str):
+        """``value`` as this parameter's type, or InvalidScatterplot saying what is expected."""
+        what = f"{method} parameter {self.name} must be {'an integer' if self.kind is int else 'a number'}"
+        bounds = f" from {self.low:g} to {self.high:g}" if self.low is not None and self.high is not None else ""
+        try:
+            number = self.kind(value)
+            if isinstance(value, bool) or number != float(value):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise InvalidScatterplot(f"{what}{bounds}, got {value!r}") from None
+        if bounds and not self.low <= number <= self.high:
+            raise InvalidScatterplot(f"{what}{bounds}, got {value!r}")
+        return number
+
 
 @dataclass(frozen=True)
 class ClustererSpec:
@@ -218,6 +232,8 @@ class Clusterer(ClusterMixin, BaseEstimator):
         if unknown:
             raise InvalidScatterplot(f"{spec.display_name} has no parameter(s) {sorted(unknown)}; "
                                      f"it takes {sorted(spec.defaults)}")
+        params = {p.name: params[p.name] if params[p.name] is None else p.check(params[p.name], spec.display_name)
+                  for p in spec.params}
         start = time.perf_counter()
         norm = display_normalize(xy)
         cap = self.max_points or spec.max_points

@@ -1,7 +1,8 @@
 """Train ClusterNet on generated plots labelled by simulated observers (and on human labels).
 
 Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of them, composite
-``data.generate.random_scene`` plots (rings, frames, stripes, trajectories), each labelled by
+``data.generate.random_scene`` plots (rings, frames, stripes, trajectories), a share
+``size_share`` of them with 100 to 30,000 points (``generated_plots``), each labelled by
 ``n_observers`` simulated people
 (``perception.observers.simulate_crowd``); a plot is reduced to the network's fixed sample
 (``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and

@@ -108,10 +108,21 @@ class ClusterNet(ClusterMixin, BaseEstimator):
             raise InvalidScatterplot(f"n_views must be at least 1, got {n_views}")
         return n_views
 
+    def _check_shares(self):
+        for name in ("noise_threshold", "merge_threshold", "split_threshold", "min_cluster_share"):
+            value = getattr(self, name)
+            try:
+                ok = value is None or (not isinstance(value, (bool, str)) and 0 <= float(value) <= 1)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InvalidScatterplot(f"ClusterNet parameter {name} must be a number from 0 to 1, got {value!r}")
+
     def fit(self, X, y=None):
         from models.classical import consecutive
 
         start = time.perf_counter()
+        self._check_shares()
         xy = _points(X)
         model = self._model()
         n = len(xy)

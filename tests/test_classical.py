@@ -43,6 +43,10 @@ def test_explicit_parameters_and_unknown_ones():
         make_clusterer("kmeans", bogus=1).fit(plot.xy)
     with pytest.raises(InvalidScatterplot, match="unknown clustering method"):
         make_clusterer("nope")
+    assert make_clusterer("kmeans", k="2").fit(plot.xy).n_clusters_ == 2  # a number written as text
+    for bad in ("x", 1.5, 0, [2], True):
+        with pytest.raises(InvalidScatterplot, match=r"k-means parameter k must be an integer from 1 to 50, got"):
+            make_clusterer("kmeans", k=bad).fit(plot.xy)
 
 
 def test_large_plots_are_subsampled_and_propagated():

@@ -302,6 +302,9 @@ def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsy
     assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "n_views=0"]) == 2
     assert "n_views must be at least 1" in capsys.readouterr().err
+    for bad in ("x", "1.5", "[0.5]"):
+        assert main(["cluster", "moons", "--method", "clusternet", "--param", f"split_threshold={bad}"]) == 2
+        assert "split_threshold must be a number from 0 to 1" in capsys.readouterr().err
 
 
 @needs_weights
