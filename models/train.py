@@ -246,7 +246,11 @@ def export(model: ClusterNetModel, path: Path, meta: dict) -> Path:
 def load_weights(path: Path) -> ClusterNetModel:
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model = ClusterNetModel(blob["config"])
-    model.load_state_dict(blob["state_dict"])
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError:  # e.g. weights from before the plot-size input, whose first layers are narrower
+        raise InvalidScatterplot(f"{path} holds weights of another ClusterNet version that this one cannot "
+                                 "load; retrain them with `visclust train-clusternet`") from None
     return model.eval()
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_mutual_info_score as ami
 
-from data import Scatterplot, display_normalize
+from data import InvalidScatterplot, Scatterplot, display_normalize
 from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
 from models.clusternet import (GROUPINGS, PLOT_SIZES, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss,
@@ -339,6 +339,19 @@ def test_unavailable_weights_are_reported(tmp_path):
     assert not ClusterNet.available(missing)
     with pytest.raises(FileNotFoundError):
         ClusterNet.pretrained(missing)
+
+
+def test_weights_of_another_network_layout_are_reported(tmp_path):
+    from models.train import export
+
+    blob = ClusterNetModel(TINY).state_dict()
+    blob["sa1.mlps.0.net.0.weight"] = blob["sa1.mlps.0.net.0.weight"][:, :3]  # one input feature, as before
+    path = tmp_path / "old.pt"
+    torch.save({"state_dict": blob, "config": {**ClusterNetModel(TINY).config}, "meta": {}}, path)
+    with pytest.raises(InvalidScatterplot, match="another ClusterNet version"):
+        ClusterNet.pretrained(path)
+    export(ClusterNetModel(TINY), path, {})
+    assert ClusterNet.pretrained(path).fit_predict(blobs(300, k=2, seed=0).xy).shape == (300,)
 
 
 def test_cli_registers_the_commands():
