@@ -218,13 +218,14 @@ def calibrate(model: ClusterNetModel, plots, grid: dict = GROUPING_GRID, noise=N
         pooled = [pool_views(views, norm, grouping) for norm, _, views in scored]
         nearest = [KDTree(norm[p.points]).query(norm, k=1, return_distance=False)[:, 0]
                    for (norm, _, _), p in zip(scored, pooled)]
+        memos = [{} for _ in scored]  # per plot: what one noise threshold fixes (graph edges, linkage trees)
         for values in itertools.product(*options.values(), noise):
             setting = {**dict(zip(options, values)), "noise_threshold": values[-1]}
             config["thresholds"] = {grouping: setting}
             amis = []
-            for (norm, major, views), p, near in zip(scored, pooled, nearest):
+            for (norm, major, views), p, near, memo in zip(scored, pooled, nearest, memos):
                 keep = major >= 0
-                pred = group_pooled(config, views, p, norm)[near]
+                pred = group_pooled(config, views, p, norm, memo=memo)[near]
                 amis.append(adjusted_mutual_info_score(major[keep], pred[keep]))
             scores[(grouping, tuple(sorted(setting.items())))] = float(np.mean(amis))
     thresholds = {g: dict(max(((k, v) for k, v in scores.items() if k[0] == g), key=lambda kv: kv[1])[0][1])
