@@ -20,10 +20,15 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
 from data import InvalidScatterplot, display_normalize
+from models.classical import Param, consecutive
 from models.clusternet import GROUPINGS, group_views, run_views
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHTS = ASSETS / "clusternet.pt"
+# Numeric estimator parameters, checked as the classical clusterers' are (None: the calibrated value).
+PARAMS = (Param("n_views", int, None, 1, 64), Param("noise_threshold", float, None, 0, 1),
+          Param("merge_threshold", float, None, 0, 1), Param("split_threshold", float, None, 0, 1),
+          Param("min_cluster_share", float, 0.01, 0, 1))
 _CACHE: dict = {}
 
 
@@ -102,27 +107,14 @@ class ClusterNet(ClusterMixin, BaseEstimator):
                                     "`visclust train-clusternet`")
         return _load(path)
 
-    def _n_views(self, model) -> int:
-        n_views = int(model.config.get("n_views", 1) if self.n_views is None else self.n_views)
-        if n_views < 1:
-            raise InvalidScatterplot(f"n_views must be at least 1, got {n_views}")
-        return n_views
-
-    def _check_shares(self):
-        for name in ("noise_threshold", "merge_threshold", "split_threshold", "min_cluster_share"):
-            value = getattr(self, name)
-            try:
-                ok = value is None or (not isinstance(value, (bool, str)) and 0 <= float(value) <= 1)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise InvalidScatterplot(f"ClusterNet parameter {name} must be a number from 0 to 1, got {value!r}")
+    def _checked(self) -> dict:
+        """The numeric parameters, checked like the classical clusterers' (None = calibrated value)."""
+        return {p.name: None if getattr(self, p.name) is None else p.check(getattr(self, p.name), "ClusterNet")
+                for p in PARAMS}
 
     def fit(self, X, y=None):
-        from models.classical import consecutive
-
         start = time.perf_counter()
-        self._check_shares()
+        params = self._checked()
         xy = _points(X)
         model = self._model()
         n = len(xy)
@@ -130,10 +122,11 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         if n < 3 or np.ptp(norm, axis=0).max() == 0:  # nothing to separate: one group
             self._set(np.zeros(n, np.int64), np.ones(n), np.zeros(n), None, start)
             return self
-        views = run_views(model, norm, self._n_views(model), self.random_state)
-        points, labels, noise_p, agree_p = group_views(model.config, views, norm, self.noise_threshold,
-                                                       self.merge_threshold, self.min_cluster_share, self.grouping,
-                                                       self.split_threshold)
+        n_views = params["n_views"] or int(model.config.get("n_views", 1))
+        views = run_views(model, norm, n_views, self.random_state)
+        points, labels, noise_p, agree_p = group_views(model.config, views, norm, params["noise_threshold"],
+                                                       params["merge_threshold"], params["min_cluster_share"],
+                                                       self.grouping, params["split_threshold"])
         if len(points) < n:
             nearest = KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]
             labels, agree_p, noise_p = labels[nearest], agree_p[nearest], noise_p[nearest]

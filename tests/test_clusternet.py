@@ -301,7 +301,7 @@ def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsy
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "k=3"]) == 2
     assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "n_views=0"]) == 2
-    assert "n_views must be at least 1" in capsys.readouterr().err
+    assert "ClusterNet parameter n_views must be an integer from 1 to 64, got 0" in capsys.readouterr().err
     for bad in ("x", "1.5", "[0.5]"):
         assert main(["cluster", "moons", "--method", "clusternet", "--param", f"split_threshold={bad}"]) == 2
         assert "split_threshold must be a number from 0 to 1" in capsys.readouterr().err
@@ -321,7 +321,7 @@ def test_large_plot_is_subsampled_and_propagated(net):
     plot = blobs(20000, k=3, separation=8, seed=4)
     labels = net.fit_predict(plot.xy)
     # the grouped points are the union of the views' samples of 1024
-    assert 1024 <= net.subsample_size_ <= 1024 * net._n_views(net._model()) and len(labels) == 20000
+    assert 1024 <= net.subsample_size_ <= 1024 * net._model().config["n_views"] and len(labels) == 20000
     assert ami(plot.labels, labels) > 0.9
 
 
