@@ -256,12 +256,13 @@ def load_weights(path: Path) -> ClusterNetModel:
 
 
 def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3000, n_val: int = 150,
-          seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | None = None,
+          seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | list | None = None,
           resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
           config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
           scene_share: float = 0.35, size_share: float = 0.5,
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
+    ``annotations``: a source ``models.annotated.load_annotations`` reads, or plots it returned.
     ``max_batches`` caps batches per epoch (smoke tests)."""
     if threads:
         torch.set_num_threads(threads)
@@ -285,7 +286,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     if annotations:
         from .annotated import encode_annotations, load_annotations
 
-        human_plots = load_annotations(annotations)
+        human_plots = annotations if isinstance(annotations, list) else load_annotations(annotations)
         if not human_plots:
             raise InvalidScatterplot(f"no labelled plots found in {annotations}")
         human = encode_annotations(human_plots, size, seed)
@@ -319,7 +320,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
         history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
-                    "lr": lr, "scene_share": scene_share, "size_share": size_share, "annotations": annotations,
+                    "lr": lr, "scene_share": scene_share, "size_share": size_share,
+                    "annotations": [p.name for p in human_plots] if isinstance(annotations, list) else annotations,
                     "start_weights": str(start_weights) if start_weights else None}
     for epoch in range(first_epoch, epochs):
         model.train()

@@ -35,7 +35,9 @@ OBSERVER_SEED = 987_654  # not a crowd seed of the held-out suite (those come fr
 WUT_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "clustering-benchmarks" / "wut"
 
 
-def _ami_crowd(labels: np.ndarray, crowd: np.ndarray) -> float:
+def mean_ami(labels: np.ndarray, crowd: np.ndarray) -> float:
+    """Mean over the labelings in ``crowd`` of the AMI with ``labels``, each on the points that
+    labeling put in a cluster (negative ids: unlabelled or not shown)."""
     scores = []
     for obs in crowd:
         keep = obs >= 0
@@ -91,7 +93,7 @@ def evaluate_method(method: str, n_plots: int, seed: int, wut_dir=None, weights=
         labels = est.labels_
         seconds.append(est.runtime_)
         kappas.append(kappa_alpha(labels, crowd, seed=0))
-        amis.append(_ami_crowd(labels, crowd))
+        amis.append(mean_ami(labels, crowd))
         if method in VARIANTS:
             observed = consensus(crowd)[1]
             pred_agree.append(est.agreement_)

@@ -145,6 +145,38 @@ def test_fine_tuning_on_human_labels_calibrates_on_held_out_human_plots(tmp_path
     assert calibration["val_plots"] == 1 and calibration["val_ami"] > 0.9  # one of five human plots held out
 
 
+@needs_weights
+def test_crossval_scores_each_plot_with_weights_that_never_saw_it(tmp_path):
+    from perception.clusternet_crossval import FINETUNED, SHIPPED, crossval_finetune
+
+    plots = [Scatterplot(b.xy, labels=np.stack([b.labels, b.labels]), name=f"p{i}")
+             for i, b in enumerate(blobs(200, k=2, separation=8, seed=i) for i in range(4))]
+    kw = dict(folds=2, epochs=1, n_plots=2, n_val=2, baselines=("kmeans",), max_batches=1, log=lambda s: None)
+    table = crossval_finetune(plots, tmp_path, **kw)
+    assert sorted(table["plot"]) == [p.name for p in plots]
+    for k in range(2):
+        trained_on = torch.load(tmp_path / f"fold{k}" / "clusternet.pt", weights_only=True)["meta"]["annotations"]
+        scored = set(table.loc[table["fold"] == k, "plot"])
+        assert len(scored) == 2 and len(trained_on) == 2 and not scored & set(trained_on)
+    assert (table[[SHIPPED, FINETUNED, "kmeans"]] > 0.9).all().all()  # well-separated blobs, two annotators agreeing
+    stamp = (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns
+    pd.testing.assert_frame_equal(crossval_finetune(plots, tmp_path, **kw), table)  # finished folds are reused
+    assert (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns == stamp
+
+
+def test_crossval_folds_are_seeded_and_balanced():
+    from perception.clusternet_crossval import fold_ids
+
+    ids = fold_ids(19, 5, seed=0)
+    assert sorted(np.bincount(ids)) == [3, 4, 4, 4, 4]
+    np.testing.assert_array_equal(ids, fold_ids(19, 5, seed=0))
+    assert not np.array_equal(ids, fold_ids(19, 5, seed=1))
+    with pytest.raises(InvalidScatterplot, match="folds"):
+        from perception.clusternet_crossval import crossval_finetune
+
+        crossval_finetune([Scatterplot(np.zeros((3, 2)), labels=np.zeros(3), name="a")] * 3, "unused", folds=4)
+
+
 def test_annotations_read_the_benchmark_layout(wut_dir):
     plots = load_annotations(wut_dir)
     assert len(plots) == 19 and all(p.labelings.shape[1] == len(p) for p in plots)
@@ -355,11 +387,14 @@ def test_weights_of_another_network_layout_are_reported(tmp_path):
 
 
 def test_cli_registers_the_commands():
-    from app.cli import build_parser
+    from app.cli import build_parser, main
 
     args = build_parser().parse_args(["train-clusternet", "--epochs", "2", "--plots", "10", "--resume"])
     assert (args.epochs, args.plots, args.resume, args.out) == (2, 10, True, "runs/clusternet")
     assert build_parser().parse_args(["evaluate-clusternet", "--plots", "5"]).plots == 5
+    args = build_parser().parse_args(["crossval-clusternet", "--annotations", "plots"])
+    assert (args.folds, args.epochs, args.baselines) == (5, 20, ["spectral", "hdbscan"])
+    assert main(["crossval-clusternet", "--annotations", "plots", "--baselines", "kmeanz"]) == 2
 
 
 @needs_weights

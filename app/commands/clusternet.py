@@ -43,6 +43,22 @@ def register(sub):
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
+    p = sub.add_parser("crossval-clusternet", help="cross-validate fine-tuning ClusterNet on human labels",
+                       description="Deals the human-labelled plots into folds; for each fold, fine-tunes the shipped "
+                       "weights on the other folds (OUT/fold<k>) and scores the fold's plots by mean AMI with "
+                       "their annotators, beside the shipped weights and the baseline clusterers. Writes "
+                       "OUT/crossval.csv; a rerun reuses finished folds.")
+    p.add_argument("--annotations", metavar="PATH_OR_DB_URL", required=True,
+                   help="folder of PLOT.npz/PLOT.csv, an annotation export (.csv/.parquet/.json) or a database URL")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs per fold (the best is kept)")
+    p.add_argument("--plots", type=int, default=200, help="generated plots to mix into each fine-tune")
+    p.add_argument("--baselines", nargs="*", default=["spectral", "hdbscan"], help="classical clusterers to score")
+    p.add_argument("--out", default="runs/clusternet-cv")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.set_defaults(run=_crossval)
+
 
 def _train(args):
     from app.cli import UserError
@@ -61,6 +77,22 @@ def _train(args):
                    size_share=args.size_share)
     last = result["history"][-1] if result["history"] else {}
     print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
+
+
+def _crossval(args):
+    from app.cli import UserError
+    from models.classical import CLUSTERERS
+    from perception.clusternet_crossval import crossval_finetune
+
+    if unknown := sorted(set(args.baselines) - set(CLUSTERERS)):
+        raise UserError(f"unknown baseline(s) {unknown}; choose from {sorted(CLUSTERERS)}")
+    if args.epochs < 1 or args.plots < 1:
+        raise UserError("--epochs and --plots must be at least 1")
+    table = crossval_finetune(args.annotations, args.out, folds=args.folds, seed=args.seed, epochs=args.epochs,
+                              n_plots=args.plots, baselines=args.baselines, threads=args.threads)
+    print(table.round(3).to_string(index=False))
+    print("mean AMI: " + ", ".join(f"{m} {v:.3f}" for m, v in table.drop(columns=["fold", "n", "annotators"])
+                                   .mean(numeric_only=True).items()))
 
 
 def _evaluate(args):
