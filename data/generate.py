@@ -237,7 +237,8 @@ def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, no
     that lands closer is placed again (up to 200 tries, then it is dropped), so shapes nest
     inside frames and rings without touching. ``overlap``: probability that a primitive is
     placed ignoring the gap (crossing lines, touching rings). ``noise``: share of uniform
-    background points (label -1). Labels are the primitives."""
+    background points (label -1). Labels are the primitives; ``meta["primitives"]`` names the
+    kind of each label (a primitive that found no place keeps its entry and has no points)."""
     from sklearn.neighbors import KDTree
 
     n, k, n_noise = _check_parts(n, k, noise, "primitives")
@@ -259,7 +260,9 @@ def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, no
     xy, lab = np.vstack(parts), np.concatenate(labels)
     xy, lab = _with_noise(rng, xy, lab, n_noise)
     params = dict(n=n, k=k, gap=gap, overlap=overlap, noise=noise, seed=seed)
-    return _shuffled(rng, xy, lab, "scene", params)
+    plot = _shuffled(rng, xy, lab, "scene", params)
+    plot.meta["primitives"] = [str(kind) for kind in kinds]
+    return plot
 
 
 def uniform_noise(n: int = 1000, seed: int = 0) -> Scatterplot:

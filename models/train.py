@@ -4,7 +4,8 @@ Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of th
 ``data.generate.random_scene`` plots (rings, frames, stripes, trajectories), a share
 ``size_share`` of them with 100 to 30,000 points (``generated_plots``), each labelled by
 ``n_observers`` simulated people
-(``perception.observers.simulate_crowd``); a plot is reduced to the network's fixed sample
+(``perception.observers.simulate_crowd``), who with ``continuity`` (the default) see each thin
+curve of a scene whole (``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
 (``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
 Plot i of a split draws from ``np.random.SeedSequence([seed, split, i])`` (split 0 = train,
@@ -53,6 +54,16 @@ def crowd_labels(xy: np.ndarray, seed: int, n_observers: int = 20) -> np.ndarray
     return simulate_crowd(xy, n_observers=n_observers, seed=seed)
 
 
+def plot_labels(plot, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
+                continuity: bool = False) -> np.ndarray:
+    """Labellers' labelings (m, n) of a generated plot; with ``continuity``, a scene's thin
+    curves are seen whole (``perception.observers.see_curves_whole``)."""
+    from perception.observers import see_curves_whole
+
+    labelings = label_source(plot.xy, seed)
+    return see_curves_whole(labelings, plot) if continuity else labelings
+
+
 def split_rng(seed: int, split: int, i: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, split, i]))
 
@@ -93,9 +104,11 @@ def stack(encoded: list[dict]) -> dict:
 
 def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: Path,
                     label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
-                    progress: bool = True, scene_share: float = 0.0, size_share: float = 0.0) -> dict:
-    """Generated plots of a split, labelled by ``label_source(xy, seed)``, cached as .npz."""
+                    progress: bool = True, scene_share: float = 0.0, size_share: float = 0.0,
+                    continuity: bool = False) -> dict:
+    """Generated plots of a split, labelled by ``plot_labels``, cached as .npz."""
     mix = (f"-scenes{scene_share:g}" if scene_share else "") + (f"-sizes{size_share:g}" if size_share else "")
+    mix += "-curves" if continuity and scene_share else ""
     # "generated2": the encoding's second feature (plot size) is not in the caches of earlier versions
     path = Path(cache_dir) / f"generated2-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
     # plot i is the same in every cache of this seed, split and mix, so a larger cache serves too
@@ -110,7 +123,7 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
     for i, plot in enumerate(tqdm(plots, total=n_plots, disable=not progress,
                                   desc=f"generating split {split}")):
         plot_seed = int(split_rng(seed, split, i).integers(2**31))
-        encoded.append(encode_plot(plot.xy, label_source(plot.xy, plot_seed), size, plot_seed))
+        encoded.append(encode_plot(plot.xy, plot_labels(plot, plot_seed, label_source, continuity), size, plot_seed))
     arrays = stack(encoded)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -191,11 +204,11 @@ N_VIEWS = 8  # views averaged at inference (models.clusternet.run_views); 16 sco
 
 
 def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
-                     scene_share: float = 0.0, size_share: float = 0.0):
+                     scene_share: float = 0.0, size_share: float = 0.0, continuity: bool = False):
     """The validation split's plots whole, as (points, majority label of the labellers)."""
     for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share, size_share)):
         plot_seed = int(split_rng(seed, VALIDATION, i).integers(2**31))
-        yield plot.xy, consensus(label_source(plot.xy, plot_seed))[0]
+        yield plot.xy, consensus(plot_labels(plot, plot_seed, label_source, continuity))[0]
 
 
 def calibrate(model: ClusterNetModel, plots, grid: dict = GROUPING_GRID, noise=NOISE_GRID,
@@ -259,7 +272,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
           seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | list | None = None,
           resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
           config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
-          scene_share: float = 0.35, size_share: float = 0.5,
+          scene_share: float = 0.35, size_share: float = 0.5, continuity: bool = True,
           progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
     ``annotations``: a source ``models.annotated.load_annotations`` reads, or plots it returned.
@@ -281,8 +294,9 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
             model = load_weights(start_weights)
     size = int(model.config["sample_size"])
     cache = out / "data"
-    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, scene_share, size_share)
-    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, scene_share, size_share)
+    mix = dict(scene_share=scene_share, size_share=size_share, continuity=continuity)
+    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, **mix)
+    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, **mix)
     if annotations:
         from .annotated import encode_annotations, load_annotations
 
@@ -320,7 +334,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
         history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
-                    "lr": lr, "scene_share": scene_share, "size_share": size_share,
+                    "lr": lr, **mix,
                     "annotations": [p.name for p in human_plots] if isinstance(annotations, list) else annotations,
                     "start_weights": str(start_weights) if start_weights else None}
     for epoch in range(first_epoch, epochs):
@@ -360,7 +374,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     if annotations and n_hold:  # the held-out human plots whole
         val_plots = [(human_plots[i].xy, consensus(human_plots[i].labelings)[0]) for i in human_order[:n_hold]]
     else:
-        val_plots = validation_plots(n_val, seed, label_source, scene_share, size_share)
+        val_plots = validation_plots(n_val, seed, label_source, **mix)
     chosen = calibrate(best_model, val_plots)
     best_model.config.update({k: chosen[k] for k in ("grouping", "merge_threshold", "noise_threshold", "n_views",
                                                      "thresholds")})

@@ -22,7 +22,8 @@ from scipy.optimize import linear_sum_assignment
 from data import display_normalize
 
 __all__ = ["ObserverParams", "ObserverDistribution", "DEFAULT_DISTRIBUTION", "simulate_observer",
-           "simulate_crowd", "majority_labels", "benchmark_agreement", "calibrate_observers", "GRID"]
+           "simulate_crowd", "see_curves_whole", "CURVES", "majority_labels", "benchmark_agreement",
+           "calibrate_observers", "GRID"]
 
 GRID = 128  # density grid cells per side over the displayed square
 _PAD = 0.05  # margin around [-0.5, 0.5]^2 so kernels near the plot's edge are not cut off
@@ -174,6 +175,29 @@ def simulate_crowd(xy, n_observers: int = 20, seed: int = 0,
     hist, cell = _grid(np.asarray(xy, dtype=np.float64))
     rng = np.random.default_rng(seed)
     return np.stack([_label(hist, cell, distribution.sample(rng)) for _ in range(n_observers)])
+
+
+CURVES = ("arc", "segment", "wave", "walk")  # thin paths among data.generate.scene's primitives
+
+
+def see_curves_whole(labelings: np.ndarray, plot) -> np.ndarray:
+    """Labelings (m, n) of a drawn scene in which every thin curve is one cluster of its own.
+
+    Gestalt good continuation: people follow a thin path through a crossing and past a shape
+    it touches, where the density model merges what touches and cuts at sparse stretches.
+    Applies to plots from ``data.generate.scene`` (``plot.meta["primitives"]`` names each
+    label's kind); other plots' labelings are returned unchanged.
+    """
+    kinds = plot.meta.get("primitives") if plot.labels is not None else None
+    if not kinds:
+        return labelings
+    out = np.array(labelings, dtype=np.int64, copy=True)
+    parts = plot.reference_labels
+    base = max(int(out.max()), -1) + 1  # curve ids after every observer's own ids
+    for part, kind in enumerate(kinds):
+        if kind in CURVES:
+            out[:, parts == part] = base + part
+    return out
 
 
 def _align(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:

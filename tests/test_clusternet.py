@@ -104,6 +104,7 @@ def test_train_checkpoints_and_resumes(tmp_path):
     assert config["grouping"] in GROUPINGS and set(config["thresholds"]) == set(GROUPINGS)
     assert config["merge_threshold"] == config["thresholds"][config["grouping"]]["merge_threshold"]
     assert config["n_views"] == N_VIEWS
+    assert blob["meta"]["continuity"] is True and blob["meta"]["scene_share"] == 0.35
 
 
 def test_annotation_formats(tmp_path):

@@ -4,8 +4,8 @@ import time
 import numpy as np
 
 from data import generate as gen
-from perception.observers import (DEFAULT_DISTRIBUTION, ObserverParams, benchmark_agreement, majority_labels,
-                                  simulate_crowd, simulate_observer)
+from perception.observers import (CURVES, DEFAULT_DISTRIBUTION, ObserverParams, benchmark_agreement, majority_labels,
+                                  see_curves_whole, simulate_crowd, simulate_observer)
 
 AMI_FLOOR = 0.60  # the measured mean is 0.656 (docs/perception.md); a little headroom
 
@@ -43,6 +43,24 @@ def test_majority_recovers_clear_clusters():
     from sklearn.metrics import adjusted_mutual_info_score
 
     assert adjusted_mutual_info_score(plot.labels, majority_labels(crowd)) > 0.9
+
+
+def test_curves_of_a_scene_are_seen_whole_through_crossings():
+    plot = gen.scene(2000, k=5, overlap=0.5, seed=3)  # a random walk crossing an arc, and three blobs
+    kinds = plot.meta["primitives"]
+    assert kinds[:2] == ["walk", "arc"] and set(kinds[2:]) == {"blob"}
+    crowd = simulate_crowd(plot.xy, 10, seed=0)
+    seen = see_curves_whole(crowd, plot)
+    walk, arc = plot.labels == 0, plot.labels == 1
+    # the density observers merge the touching curves; seen whole, each is one cluster of its own
+    assert all(len(set(row[walk]) & set(row[arc])) > 0 for row in crowd)
+    for row in seen:
+        assert len(set(row[walk])) == len(set(row[arc])) == 1 and row[walk][0] != row[arc][0]
+        assert not set(row[~(walk | arc)]) & {row[walk][0], row[arc][0]}
+    np.testing.assert_array_equal(seen[:, plot.labels >= 2], crowd[:, plot.labels >= 2])
+    assert all(kind in gen.SCENE_PRIMITIVES for kind in CURVES)
+    blobs = gen.blobs(300, k=2, seed=0)  # not a scene: unchanged
+    np.testing.assert_array_equal(see_curves_whole(crowd[:, :300], blobs), crowd[:, :300])
 
 
 def test_twenty_observers_on_10k_points_is_fast():

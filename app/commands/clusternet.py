@@ -21,6 +21,9 @@ def register(sub):
     p.add_argument("--size-share", type=float, default=0.5,
                    help="share of generated plots with 100 to 30,000 points (log-uniform) instead of the "
                    "generators' usual 300 to 5,000")
+    p.add_argument("--no-continuity", action="store_true",
+                   help="label the scenes' thin curves by the density observers alone, as networks before "
+                   "2026-11-27 were trained (default: each curve is seen whole)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--out", default="runs/clusternet", help="output folder (checkpoints, cached data, weights)")
@@ -74,7 +77,7 @@ def _train(args):
     result = train(out=args.out, epochs=args.epochs, n_plots=args.plots, n_val=args.val_plots, seed=args.seed,
                    batch_size=args.batch_size, lr=args.lr, annotations=args.annotations, resume=args.resume,
                    threads=args.threads, progress=not args.no_progress, scene_share=args.scene_share,
-                   size_share=args.size_share)
+                   size_share=args.size_share, continuity=not args.no_continuity)
     last = result["history"][-1] if result["history"] else {}
     print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
 
