@@ -15,7 +15,9 @@ With ``annotations`` (a folder or export read by ``models.annotated``), training
 the shipped weights and fine-tunes on the human-labelled plots mixed with as many generated
 ones (so the model does not forget the generated factors), at a fifth of the learning rate;
 20 % of the human plots are held
-out for validation when there are at least 5, else validation stays on generated plots.
+out for validation when there are at least 5, else validation stays on generated plots. The
+grouping is recalibrated on the held-out human plots when there are at least
+``min_calibration_plots`` (20) of them; with fewer, the start weights' settings are kept.
 
 Checkpoints (``<out>/checkpoint.pt``) hold model, optimiser, scheduler, epoch and history, and
 are written after every epoch; ``resume=True`` continues from one. The best epoch by
@@ -200,6 +202,7 @@ GROUPING_GRID = {"average": {"merge_threshold": (0.4, 0.5, 0.6, 0.7)},
                  "graph": {"merge_threshold": (0.9, 0.95, 0.97), "min_shared": (2, 4),
                            "split_threshold": (0.0, 0.3, 0.5)}}
 NOISE_GRID = (0.5, 0.6, 0.7, 0.8)
+MIN_CALIBRATION_PLOTS = 20  # held-out human plots needed to recalibrate the grouping when fine-tuning
 N_VIEWS = 8  # views averaged at inference (models.clusternet.run_views); 16 scored no better
 
 
@@ -273,7 +276,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
           resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
           config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
           scene_share: float = 0.35, size_share: float = 0.5, continuity: bool = True,
-          progress: bool = True, log: Callable[[str], None] = print) -> dict:
+          min_calibration_plots: int = MIN_CALIBRATION_PLOTS, progress: bool = True,
+          log: Callable[[str], None] = print) -> dict:
     """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
     ``annotations``: a source ``models.annotated.load_annotations`` reads, or plots it returned.
     ``max_batches`` caps batches per epoch (smoke tests)."""
@@ -288,15 +292,14 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     # A resumed run rebuilds the network it saved, whatever config or start weights it began from.
     model = ClusterNetModel(ckpt["config"] if ckpt else config)
     start_weights = None
-    if annotations and ckpt is None:
+    if annotations and ckpt is None and (ASSETS / "clusternet.pt").exists():
         start_weights = ASSETS / "clusternet.pt"
-        if start_weights.exists():
-            model = load_weights(start_weights)
+        model = load_weights(start_weights)
     size = int(model.config["sample_size"])
     cache = out / "data"
-    mix = dict(scene_share=scene_share, size_share=size_share, continuity=continuity)
-    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, **mix)
-    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, **mix)
+    recipe = dict(scene_share=scene_share, size_share=size_share, continuity=continuity)
+    train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, **recipe)
+    val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, **recipe)
     if annotations:
         from .annotated import encode_annotations, load_annotations
 
@@ -334,7 +337,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
         history, first_epoch, best = json.loads(ckpt["history"]), ckpt["epoch"] + 1, ckpt["best"]
         log(f"resumed from {ckpt_path} after epoch {ckpt['epoch'] + 1}")
     command_meta = {"epochs": epochs, "plots": n_plots, "val_plots": n_val, "seed": seed, "batch_size": batch_size,
-                    "lr": lr, **mix,
+                    "lr": lr, **recipe,
                     "annotations": [p.name for p in human_plots] if isinstance(annotations, list) else annotations,
                     "start_weights": str(start_weights) if start_weights else None}
     for epoch in range(first_epoch, epochs):
@@ -371,13 +374,17 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     (out / "history.json").write_text(json.dumps(history, indent=1))
     best_model = load_weights(out / "clusternet.pt")
     meta = torch.load(out / "clusternet.pt", weights_only=True)["meta"]
-    if annotations and n_hold:  # the held-out human plots whole
-        val_plots = [(human_plots[i].xy, consensus(human_plots[i].labelings)[0]) for i in human_order[:n_hold]]
+    settings = ("grouping", "merge_threshold", "noise_threshold", "n_views", "thresholds")
+    if annotations and n_hold >= max(1, min_calibration_plots):  # the held-out human plots whole
+        chosen = calibrate(best_model, [(human_plots[i].xy, consensus(human_plots[i].labelings)[0])
+                                        for i in human_order[:n_hold]])
+    elif annotations and "thresholds" in best_model.config:
+        # Too few held-out human plots to choose among the grid's settings (a handful of plots
+        # overfits them): keep those calibrated with the start weights.
+        chosen = {**{k: best_model.config[k] for k in settings}, "kept_from_start_weights": True, "val_plots": 0}
     else:
-        val_plots = validation_plots(n_val, seed, label_source, **mix)
-    chosen = calibrate(best_model, val_plots)
-    best_model.config.update({k: chosen[k] for k in ("grouping", "merge_threshold", "noise_threshold", "n_views",
-                                                     "thresholds")})
+        chosen = calibrate(best_model, validation_plots(n_val, seed, label_source, **recipe))
+    best_model.config.update({k: chosen[k] for k in settings})
     export(best_model, out / "clusternet.pt", {**meta, "calibration": chosen})
     log(json.dumps({"calibration": {k: v for k, v in chosen.items() if k != "scores"}}))
     return {"history": history, "weights": str(out / "clusternet.pt"), "checkpoint": str(ckpt_path)}

@@ -3,13 +3,14 @@ the clusters people see on plots it never saw?
 
 The human-labelled plots (anything ``models.annotated.load_annotations`` reads) are dealt into
 ``folds`` folds by a seeded permutation. For each fold, ``models.train.train`` fine-tunes the
-shipped weights on the other folds' plots (holding out a fifth of those itself, to pick the
-epoch and calibrate the grouping), and the fine-tuned model labels the fold's plots. Every
-held-out plot is scored by ``perception.clusternet_eval.mean_ami`` against its annotators, and
+shipped weights on the other folds' plots (holding out a fifth of those itself to pick the
+epoch, and to recalibrate the grouping when that fifth holds at least
+``models.train.MIN_CALIBRATION_PLOTS`` plots), and the fine-tuned model labels the fold's
+plots. Every held-out plot is scored by ``perception.clusternet_eval.mean_ami`` against its annotators, and
 so are the shipped weights and the ``baselines`` (classical clusterers at their defaults) on
 the same plots, so the columns compare like with like.
 
-Each fold trains in ``out_dir/fold<k>``; a rerun reuses a fold's finished (calibrated) weights.
+Each fold trains in ``out_dir/fold<k>``; a rerun reuses a fold's finished weights.
 """
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def fold_ids(n_plots: int, folds: int, seed: int) -> np.ndarray:
 
 
 def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: int = 20, n_plots: int = 200,
-                      n_val: int = 20, baselines=("spectral", "hdbscan"), threads: int | None = None, max_batches: int | None = None,
-                      progress: bool = False, log=print) -> pd.DataFrame:
+                      n_val: int = 20, baselines=("spectral", "hdbscan"), threads: int | None = None,
+                      max_batches: int | None = None, progress: bool = False, log=print) -> pd.DataFrame:
     """Per held-out plot: its fold, size and the mean AMI of each method; also written to
     ``out_dir/crossval.csv``. ``n_plots`` generated plots are drawn for mixing into each fine-tune
     (``n_val`` more validate it when a fold leaves fewer than 5 human plots to hold out)."""
@@ -72,7 +73,7 @@ def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: in
 
 
 def _calibrated(weights: Path) -> bool:
-    """Whether a fold's training finished: its weights carry the calibration written last."""
+    """Whether a fold's training finished: its weights carry the grouping settings written last."""
     import torch
 
     return weights.exists() and "calibration" in torch.load(weights, map_location="cpu", weights_only=True)["meta"]
