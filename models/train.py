@@ -3,9 +3,9 @@
 Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of them, composite
 ``data.generate.random_scene`` plots (rings, frames, stripes, trajectories), a share
 ``size_share`` of them with 100 to 30,000 points (``generated_plots``), each labelled by
-``n_observers`` simulated people
-(``perception.observers.simulate_crowd``), who with ``continuity`` (the default) see each thin
-curve of a scene whole (``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
+``n_observers`` simulated people (``perception.observers.simulate_crowd``), who with
+``continuity`` (the default) see each thin curve of a scene whole
+(``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
 (``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
 Plot i of a split draws from ``np.random.SeedSequence([seed, split, i])`` (split 0 = train,

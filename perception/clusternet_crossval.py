@@ -6,11 +6,12 @@ The human-labelled plots (anything ``models.annotated.load_annotations`` reads) 
 shipped weights on the other folds' plots (holding out a fifth of those itself to pick the
 epoch, and to recalibrate the grouping when that fifth holds at least
 ``models.train.MIN_CALIBRATION_PLOTS`` plots), and the fine-tuned model labels the fold's
-plots. Every held-out plot is scored by ``perception.clusternet_eval.mean_ami`` against its annotators, and
-so are the shipped weights and the ``baselines`` (classical clusterers at their defaults) on
-the same plots, so the columns compare like with like.
+plots. Every held-out plot is scored by ``perception.clusternet_eval.mean_ami`` against its
+annotators, and so are the shipped weights and the ``baselines`` (classical clusterers at
+their defaults) on the same plots, so the columns compare like with like.
 
-Each fold trains in ``out_dir/fold<k>``; a rerun reuses a fold's finished weights.
+Each fold trains in ``out_dir/fold<k>``; a rerun reuses a fold's finished weights when they
+were trained on the same plots with the same seed, epochs and generated plots.
 """
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: in
     rows = []
     for k in range(folds):
         weights = out / f"fold{k}" / "clusternet.pt"
-        if not _calibrated(weights):
-            training = [p for p, f in zip(plots, fold_of) if f != k]
+        training = [p for p, f in zip(plots, fold_of) if f != k]
+        run = {"annotations": [p.name for p in training], "seed": seed, "epochs": epochs, "plots": n_plots}
+        if not _finished(weights, run):
             train(out=weights.parent, epochs=epochs, n_plots=n_plots, n_val=n_val, seed=seed, annotations=training,
                   threads=threads, max_batches=max_batches, progress=progress, log=log)
         tuned = ClusterNet.pretrained(weights)
@@ -72,8 +74,12 @@ def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: in
     return table
 
 
-def _calibrated(weights: Path) -> bool:
-    """Whether a fold's training finished: its weights carry the grouping settings written last."""
+def _finished(weights: Path, run: dict) -> bool:
+    """Whether a fold's training run finished: its weights' metadata matches ``run`` and carries
+    the grouping settings, which are written last."""
     import torch
 
-    return weights.exists() and "calibration" in torch.load(weights, map_location="cpu", weights_only=True)["meta"]
+    if not weights.exists():
+        return False
+    meta = torch.load(weights, map_location="cpu", weights_only=True)["meta"]
+    return "calibration" in meta and all(meta.get(key) == value for key, value in run.items())

@@ -173,6 +173,11 @@ def test_crossval_scores_each_plot_with_weights_that_never_saw_it(tmp_path):
     stamp = (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns
     pd.testing.assert_frame_equal(crossval_finetune(plots, tmp_path, **kw), table)  # finished folds are reused
     assert (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns == stamp
+    other = crossval_finetune(plots, tmp_path, **{**kw, "seed": 5})  # another deal retrains its folds
+    assert (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns != stamp
+    for k in range(2):
+        trained_on = torch.load(tmp_path / f"fold{k}" / "clusternet.pt", weights_only=True)["meta"]["annotations"]
+        assert not set(other.loc[other["fold"] == k, "plot"]) & set(trained_on)
 
 
 def test_crossval_folds_are_seeded_and_balanced():
