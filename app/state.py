@@ -19,7 +19,7 @@ import param
 import data
 from data import InvalidScatterplot, Scatterplot
 from models.classical import CLUSTERERS
-from perception.clusternet import VARIANTS
+from perception.clusternet import VARIANT_NAMES, VARIANTS
 
 from . import jobs
 
@@ -27,13 +27,11 @@ PAGES = {"explore": "Explore", "compare": "Compare", "embed": "Embed", "annotate
 COLOR_CHOICES = {
     "density": "Nothing (density)",
     "reference": "Reference labels",
-    "clusternet": "ClusterNet labels",
-    "clusternet-average": "ClusterNet labels (average linkage)",
+    **{name: f"{shown} labels" for name, shown in VARIANT_NAMES.items()},
     "agreement": "ClusterNet agreement",
     **{name: spec.display_name for name, spec in CLUSTERERS.items()},
 }
-METHOD_NAMES = {"clusternet": "ClusterNet", "clusternet-average": "ClusterNet (average linkage)",
-                **{name: spec.display_name for name, spec in CLUSTERERS.items()}}
+METHOD_NAMES = {**VARIANT_NAMES, **{name: spec.display_name for name, spec in CLUSTERERS.items()}}
 DEFAULT_METHODS = ["clusternet", "hdbscan", "gmm", "kmeans", "dbscan", "agglomerative-single"]
 URL_PARAMS = {"page": "page", "dataset": "dataset", "color_by": "color", "methods": "methods", "metric": "metric"}
 MAX_POINTS = 10_000_000

@@ -152,8 +152,10 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         return self.fit(X).agreement_
 
 
-# Method names for ClusterNet in the CLI, the dashboard and the evaluation table.
+# Method names for ClusterNet in the CLI, the dashboard and the evaluation table: the
+# estimator parameters each stands for, and its name for people.
 VARIANTS = {"clusternet": {}, "clusternet-average": {"grouping": "average"}}
+VARIANT_NAMES = {"clusternet": "ClusterNet", "clusternet-average": "ClusterNet (average linkage)"}
 
 
 def make_method(name: str, random_state: int = 0, **params):

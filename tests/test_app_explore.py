@@ -88,7 +88,7 @@ def test_generated_scene_coloured_by_clusternet_average(page, app_url, errors):
     page.locator(".vc-generate button").click()
     page.get_by_text("2,000 points").wait_for(timeout=TIMEOUT)
     assert "gen%3Ascene" in page.url or "gen:scene" in page.url
-    colour_by(page, "ClusterNet labels (average linkage)")
+    colour_by(page, "ClusterNet (average linkage) labels")
     assert "color=clusternet-average" in page.url
     assert errors == []
 

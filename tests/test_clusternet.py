@@ -331,10 +331,10 @@ def test_graph_grouping_follows_concentric_rings_that_average_linkage_splits():
 
 @needs_weights
 def test_variants_name_the_groupings():
-    from perception.clusternet import VARIANTS, make_method
+    from perception.clusternet import VARIANT_NAMES, VARIANTS, make_method
 
     assert make_method("clusternet-average").grouping == "average" and make_method("clusternet").grouping is None
-    assert set(VARIANTS) == {"clusternet", "clusternet-average"}
+    assert set(VARIANTS) == set(VARIANT_NAMES) == {"clusternet", "clusternet-average"}
 
 
 @needs_weights
