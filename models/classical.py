@@ -37,7 +37,10 @@ class Param:
     help: str = ""
 
     def check(self, value, method: str):
-        """``value`` as this parameter's type, or InvalidScatterplot saying what is expected."""
+        """``value`` as this parameter's type (None stays None: chosen automatically), or
+        InvalidScatterplot saying what is expected."""
+        if value is None:
+            return None
         what = f"{method} parameter {self.name} must be {'an integer' if self.kind is int else 'a number'}"
         bounds = f" from {self.low:g} to {self.high:g}" if self.low is not None and self.high is not None else ""
         try:
@@ -232,8 +235,7 @@ class Clusterer(ClusterMixin, BaseEstimator):
         if unknown:
             raise InvalidScatterplot(f"{spec.display_name} has no parameter(s) {sorted(unknown)}; "
                                      f"it takes {sorted(spec.defaults)}")
-        params = {p.name: params[p.name] if params[p.name] is None else p.check(params[p.name], spec.display_name)
-                  for p in spec.params}
+        params = {p.name: p.check(params[p.name], spec.display_name) for p in spec.params}
         start = time.perf_counter()
         norm = display_normalize(xy)
         cap = self.max_points or spec.max_points

@@ -109,8 +109,7 @@ class ClusterNet(ClusterMixin, BaseEstimator):
 
     def _checked(self) -> dict:
         """The numeric parameters, checked like the classical clusterers' (None = calibrated value)."""
-        return {p.name: None if getattr(self, p.name) is None else p.check(getattr(self, p.name), "ClusterNet")
-                for p in PARAMS}
+        return {p.name: p.check(getattr(self, p.name), "ClusterNet") for p in PARAMS}
 
     def fit(self, X, y=None):
         start = time.perf_counter()
