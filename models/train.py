@@ -70,6 +70,11 @@ def split_rng(seed: int, split: int, i: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, split, i]))
 
 
+def labelling_seed(seed: int, split: int, i: int) -> int:
+    """The seed of the labellers (and the sample) of a split's i-th plot."""
+    return int(split_rng(seed, split, i).integers(2**31))
+
+
 def generated_plots(n_plots: int, seed: int, split: int, scene_share: float = 0.0, size_share: float = 0.0):
     """The i-th generated plot of a split, for i < n_plots (a generator of Scatterplots): a
     ``random_scene`` with probability ``scene_share``, else a ``random_plot``. With probability
@@ -125,7 +130,7 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
     plots = generated_plots(n_plots, seed, split, scene_share, size_share)
     for i, plot in enumerate(tqdm(plots, total=n_plots, disable=not progress,
                                   desc=f"generating split {split}")):
-        plot_seed = int(split_rng(seed, split, i).integers(2**31))
+        plot_seed = labelling_seed(seed, split, i)
         encoded.append(encode_plot(plot.xy, plot_labels(plot, plot_seed, label_source, continuity), size, plot_seed))
     arrays = stack(encoded)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +216,7 @@ def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray
                      scene_share: float = 0.0, size_share: float = 0.0, continuity: bool = False):
     """The validation split's plots whole, as (points, majority label of the labellers)."""
     for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share, size_share)):
-        plot_seed = int(split_rng(seed, VALIDATION, i).integers(2**31))
+        plot_seed = labelling_seed(seed, VALIDATION, i)
         yield plot.xy, consensus(plot_labels(plot, plot_seed, label_source, continuity))[0]
 
 

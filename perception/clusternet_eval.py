@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 N_OBSERVERS = 20
 REFERENCE = "observers"  # the simulated observers' own majority, a reference row
-OBSERVER_SEED = 987_654  # not a crowd seed of the held-out suite (those come from split_rng)
+OBSERVER_SEED = 987_654  # not a crowd seed of the held-out suite (those come from labelling_seed)
 WUT_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "clustering-benchmarks" / "wut"
 
 
@@ -71,11 +71,11 @@ def _estimator(method: str, weights=None):
 
 def held_out_plots(n_plots: int, seed: int):
     """(plot, crowd labelings) of the evaluation split."""
-    from models.train import EVALUATION, generated_plots, split_rng
+    from models.train import EVALUATION, generated_plots, labelling_seed
     from perception.observers import simulate_crowd
 
     for i, plot in enumerate(generated_plots(n_plots, seed, EVALUATION)):
-        crowd_seed = int(split_rng(seed, EVALUATION, i).integers(2**31))
+        crowd_seed = labelling_seed(seed, EVALUATION, i)
         yield plot, simulate_crowd(plot.xy, n_observers=N_OBSERVERS, seed=crowd_seed)
 
 
