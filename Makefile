@@ -26,8 +26,11 @@ install-dev: $(VENV)/.installed-dev
 	@test -x /usr/lib/postgresql/15/bin/initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update -q && apt-get install -y -q postgresql)
 
+# 256 MB websocket messages, as `visclust serve` (app.commands.core.MAX_MESSAGE_BYTES): Bokeh's
+# 20 MB default drops the connection on a larger upload without a message.
 serve: install
-	$(VENV)/bin/panel serve app/main.py --port $(PORT) --address 0.0.0.0 --allow-websocket-origin='*'
+	$(VENV)/bin/panel serve app/main.py --port $(PORT) --address 0.0.0.0 --allow-websocket-origin='*' \
+		--websocket-max-message-size 268435456
 
 test: install-dev
 	$(VENV)/bin/pytest

@@ -1,6 +1,7 @@
 """The `visclust` command line end to end, in a subprocess as a user runs it."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -64,7 +65,8 @@ def test_bad_file_is_one_line(tmp_path):
 
 
 def test_serve_raises_the_upload_cap(monkeypatch):
-    """`visclust serve` starts Panel with the websocket cap the upload browser test relies on."""
+    """`visclust serve` and `make serve` start Panel with the websocket cap that the upload
+    browser test relies on."""
     import app.commands.core as core
     from app.cli import main
 
@@ -73,3 +75,6 @@ def test_serve_raises_the_upload_cap(monkeypatch):
     assert main(["serve", "--port", "5999"]) == 0
     cmd = calls[0]
     assert cmd[cmd.index("--websocket-max-message-size") + 1] == str(core.MAX_MESSAGE_BYTES)
+    # the README's `make serve` passes the same cap
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert f"--websocket-max-message-size {core.MAX_MESSAGE_BYTES}" in makefile
