@@ -168,8 +168,8 @@ def test_crossval_scores_each_plot_with_weights_that_never_saw_it(tmp_path):
         trained_on = torch.load(tmp_path / f"fold{k}" / "clusternet.pt", weights_only=True)["meta"]["annotations"]
         scored = set(table.loc[table["fold"] == k, "plot"])
         assert len(scored) == 2 and len(trained_on) == 2 and not scored & set(trained_on)
-    # well-separated blobs, two annotators agreeing; one batch of tuning, calibrated on two generated plots
-    assert (table[[SHIPPED, "kmeans"]] > 0.9).all().all() and (table[FINETUNED] > 0.8).all()
+    # well-separated blobs, two annotators agreeing
+    assert (table[[SHIPPED, FINETUNED, "kmeans"]] > 0.9).all().all()
     stamp = (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns
     pd.testing.assert_frame_equal(crossval_finetune(plots, tmp_path, **kw), table)  # finished folds are reused
     assert (tmp_path / "fold0" / "clusternet.pt").stat().st_mtime_ns == stamp
