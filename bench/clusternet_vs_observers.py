@@ -1,0 +1,64 @@
+"""How far ClusterNet weights are from the density observers on blob plots and thin rings.
+
+Run: `.venv/bin/python bench/clusternet_vs_observers.py WEIGHTS [WEIGHTS ...]`
+(no argument: the shipped weights). Prints, per weights file:
+- blobs: mean AMI with the 20-observer majority (crowd seed = plot seed; points the majority
+  labels) on `blobs(n, k, separation=4, noise=0.05, seed)`, k 3 and 6, seeds 0-3, at 2,000,
+  10,000 and 30,000 points;
+- rings: AMI with the two true rings of `shapes("rings", 1500, noise=0.02, seed)`, seeds 1-3,
+  for the default grouping and without the cut (`split_threshold=0`), beside the majority.
+Quality figures for the model card, not timings; a few minutes on a 2-core CPU.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import adjusted_mutual_info_score as ami
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data.generate import blobs, shapes  # noqa: E402
+from perception.clusternet import ClusterNet  # noqa: E402
+from perception.observers import majority_labels, simulate_crowd  # noqa: E402
+
+
+def blob_scores(net: ClusterNet, sizes=(2000, 10000, 30000)) -> dict[int, float]:
+    out = {}
+    for n in sizes:
+        scores = []
+        for k in (3, 6):
+            for seed in range(4):
+                xy = blobs(n, k=k, separation=4, noise=0.05, seed=seed).xy
+                major = majority_labels(simulate_crowd(xy, seed=seed))
+                keep = major >= 0
+                scores.append(ami(major[keep], net.fit_predict(xy)[keep]))
+        out[n] = float(np.mean(scores))
+    return out
+
+
+def ring_scores(weights) -> list[dict]:
+    rows = []
+    for seed in (1, 2, 3):
+        plot = shapes("rings", 1500, noise=0.02, seed=seed)
+        truth = plot.reference_labels
+        rows.append({"seed": seed,
+                     "default": ami(truth, ClusterNet.pretrained(weights).fit_predict(plot.xy)),
+                     "no cut": ami(truth, ClusterNet.pretrained(weights, split_threshold=0).fit_predict(plot.xy)),
+                     "majority": ami(truth, majority_labels(simulate_crowd(plot.xy, seed=seed)))})
+    return rows
+
+
+def main(paths: list[str]) -> None:
+    for weights in paths or [None]:
+        print(weights or "shipped weights")
+        for n, score in blob_scores(ClusterNet.pretrained(weights)).items():
+            print(f"  blobs, {n:,} points: {score:.3f}")
+        for r in ring_scores(weights):
+            print(f"  rings, seed {r['seed']}: default {r['default']:.3f}, no cut {r['no cut']:.3f}, "
+                  f"majority {r['majority']:.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
