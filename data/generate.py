@@ -187,11 +187,19 @@ def _prim_rect(rng, m):
     return rng.uniform(-0.5, 0.5, (m, 2)) * (1.0, 1.0 / aspect)
 
 
-def _prim_annulus(rng, m):
-    inner = rng.choice([0.0, rng.uniform(0.4, 0.85)])
+def _annulus(rng, m, inner):
     r = np.sqrt(rng.uniform(inner**2, 1.0, m)) * 0.5
     t = rng.uniform(0, 2 * np.pi, m)
     return np.c_[r * np.cos(t), r * np.sin(t)]
+
+
+def _prim_disc(rng, m):
+    return _annulus(rng, m, 0.0)
+
+
+def _prim_ring(rng, m):
+    """A thick ring (filled annulus), as in olympic-style plots of overlapping rings."""
+    return _annulus(rng, m, rng.uniform(0.4, 0.85))
 
 
 def _prim_arc(rng, m):
@@ -224,21 +232,23 @@ def _prim_frame(rng, m):
     return pts[:m] if len(pts) >= m else np.vstack([pts, pts[: m - len(pts)]])
 
 
-SCENE_PRIMITIVES = {"blob": _prim_blob, "rectangle": _prim_rect, "disc": _prim_annulus, "arc": _prim_arc,
-                    "segment": _prim_segment, "wave": _prim_wave, "walk": _prim_walk, "frame": _prim_frame}
+SCENE_PRIMITIVES = {"blob": _prim_blob, "rectangle": _prim_rect, "disc": _prim_disc, "ring": _prim_ring,
+                    "arc": _prim_arc, "segment": _prim_segment, "wave": _prim_wave, "walk": _prim_walk,
+                    "frame": _prim_frame}
 
 
 def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, noise: float = 0.0,
           seed: int = 0) -> Scatterplot:
-    """k random primitives (blobs, filled rectangles, discs and rings, arcs, segments, waves,
+    """k random primitives (blobs, filled rectangles, discs, thick rings, arcs, segments, waves,
     random-walk trajectories, frames) of random size and rotation on a unit canvas.
 
     ``gap``: smallest distance between the points of two primitives (canvas units); a primitive
     that lands closer is placed again (up to 200 tries, then it is dropped), so shapes nest
     inside frames and rings without touching. ``overlap``: probability that a primitive is
-    placed ignoring the gap (crossing lines, touching rings). ``noise``: share of uniform
-    background points (label -1). Labels are the primitives; ``meta["primitives"]`` names the
-    kind of each label (a primitive that found no place keeps its entry and has no points)."""
+    centred on a point of an earlier one, ignoring the gap (crossing lines, overlapping
+    rings). ``noise``: share of uniform background points (label -1). Labels are the
+    primitives; ``meta["primitives"]`` names the kind of each label (a primitive that found no
+    place keeps its entry and has no points)."""
     from sklearn.neighbors import KDTree
 
     n, k, n_noise = _check_parts(n, k, noise, "primitives")
@@ -252,7 +262,13 @@ def scene(n: int = 2000, k: int = 4, gap: float = 0.03, overlap: float = 0.0, no
         placed = KDTree(np.vstack(parts)) if parts and not free else None  # fixed while this one is placed
         for _ in range(200):
             scale = rng.uniform(0.15, 0.6) / max(1.0, np.sqrt(k) / 2)
-            pts = local @ _rotation(rng.uniform(0, np.pi)).T * scale + rng.uniform(0.1, 0.9, 2)
+            # a free primitive is centred on a point of an earlier one, so that it crosses it
+            if free and parts:
+                earlier = parts[int(rng.integers(len(parts)))]
+                centre = earlier[int(rng.integers(len(earlier)))]
+            else:
+                centre = rng.uniform(0.1, 0.9, 2)
+            pts = local @ _rotation(rng.uniform(0, np.pi)).T * scale + centre
             if placed is None or placed.query(pts, k=1)[0].min() >= gap:
                 parts.append(pts)
                 labels.append(np.full(len(pts), i))
@@ -315,5 +331,5 @@ def random_scene(rng: np.random.Generator, n: int | None = None) -> Scatterplot:
     seed = int(rng.integers(2**31))
     n = int(n or rng.integers(500, 5000))
     return scene(n, k=int(rng.integers(1, 8)), gap=float(rng.uniform(0.01, 0.06)),
-                 overlap=float(rng.choice([0, 0, 0.2])), noise=float(rng.choice([0, 0, 0.05])), seed=seed)
+                 overlap=float(rng.choice([0, 0.2, 0.5])), noise=float(rng.choice([0, 0, 0.05])), seed=seed)
 

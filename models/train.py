@@ -4,7 +4,7 @@ Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of th
 ``data.generate.random_scene`` plots (rings, frames, stripes, trajectories), a share
 ``size_share`` of them with 100 to 30,000 points (``generated_plots``), each labelled by
 ``n_observers`` simulated people (``perception.observers.simulate_crowd``), who with
-``continuity`` (the default) see each thin curve of a scene whole
+``continuity`` (the default) see each thin curve and ring or frame of a scene whole
 (``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
 (``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
@@ -59,7 +59,7 @@ def crowd_labels(xy: np.ndarray, seed: int, n_observers: int = 20) -> np.ndarray
 def plot_labels(plot, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
                 continuity: bool = False) -> np.ndarray:
     """Labellers' labelings (m, n) of a generated plot; with ``continuity``, a scene's thin
-    curves are seen whole (``perception.observers.see_curves_whole``)."""
+    curves and outlines are seen whole (``perception.observers.see_curves_whole``)."""
     from perception.observers import see_curves_whole
 
     labelings = label_source(plot.xy, seed)
@@ -116,10 +116,11 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
     """Generated plots of a split, labelled by ``plot_labels``, cached as .npz."""
     mix = (f"-scenes{scene_share:g}" if scene_share else "") + (f"-sizes{size_share:g}" if size_share else "")
     mix += "-curves" if continuity and scene_share else ""
-    # "generated2": the encoding's second feature (plot size) is not in the caches of earlier versions
-    path = Path(cache_dir) / f"generated2-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
+    # "generated3": caches of earlier versions lack the encoding's plot-size feature (1) or
+    # scenes with thick rings and crossing placement (2)
+    path = Path(cache_dir) / f"generated3-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
     # plot i is the same in every cache of this seed, split and mix, so a larger cache serves too
-    larger = sorted(Path(cache_dir).glob(f"generated2-s{seed}-split{split}-n*-size{size}{mix}.npz"),
+    larger = sorted(Path(cache_dir).glob(f"generated3-s{seed}-split{split}-n*-size{size}{mix}.npz"),
                     key=lambda p: int(p.stem.split("-n")[1].split("-")[0]))
     for cached in [path] + larger:
         if cached.exists() and int(cached.stem.split("-n")[1].split("-")[0]) >= n_plots:

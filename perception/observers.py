@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from data import display_normalize
 
 __all__ = ["ObserverParams", "ObserverDistribution", "DEFAULT_DISTRIBUTION", "simulate_observer",
-           "simulate_crowd", "see_curves_whole", "CURVES", "majority_labels", "benchmark_agreement",
+           "simulate_crowd", "see_curves_whole", "CURVES", "OUTLINES", "majority_labels", "benchmark_agreement",
            "calibrate_observers", "GRID"]
 
 GRID = 128  # density grid cells per side over the displayed square
@@ -178,13 +178,16 @@ def simulate_crowd(xy, n_observers: int = 20, seed: int = 0,
 
 
 CURVES = ("arc", "segment", "wave", "walk")  # thin paths among data.generate.scene's primitives
+OUTLINES = ("ring", "frame")  # closed outlines among them
 
 
 def see_curves_whole(labelings: np.ndarray, plot) -> np.ndarray:
-    """Labelings (m, n) of a drawn scene in which every thin curve is one cluster of its own.
+    """Labelings (m, n) of a drawn scene in which every thin curve and closed outline is one
+    cluster of its own.
 
-    Gestalt good continuation: people follow a thin path through a crossing and past a shape
-    it touches, where the density model merges what touches and cuts at sparse stretches.
+    Gestalt good continuation and closure: people follow a thin path or a ring through a
+    crossing and past a shape it touches, where the density model merges what touches and
+    cuts at sparse stretches.
     Applies to plots from ``data.generate.scene`` (``plot.meta["primitives"]`` names each
     label's kind); other plots' labelings are returned unchanged.
     """
@@ -195,7 +198,7 @@ def see_curves_whole(labelings: np.ndarray, plot) -> np.ndarray:
     parts = plot.reference_labels
     base = max(int(out.max()), -1) + 1  # curve ids after every observer's own ids
     for part, kind in enumerate(kinds):
-        if kind in CURVES:
+        if kind in CURVES + OUTLINES:
             out[:, parts == part] = base + part
     return out
 

@@ -108,6 +108,10 @@ def test_scene_keeps_primitives_apart():
         assert KDTree(outside).query(inside, k=1)[0].min() >= 0.04
     crossing = g.scene(3000, k=6, gap=0.04, overlap=1.0, seed=3)
     assert len(np.unique(crossing.labels)) == 6  # placed ignoring the gap: none dropped
+    # each is centred on a point of an earlier one, so it touches or crosses the earlier ones
+    for i in range(1, 6):
+        earlier = KDTree(crossing.xy[crossing.labels < i])
+        assert earlier.query(crossing.xy[crossing.labels == i], k=1)[0].min() < 0.04
 
 
 def test_generated_noise_is_labelled_minus_one():

@@ -22,8 +22,8 @@ def register(sub):
                    help="share of generated plots with 100 to 30,000 points (log-uniform) instead of the "
                    "generators' usual 300 to 5,000")
     p.add_argument("--no-continuity", action="store_true",
-                   help="label the scenes' thin curves by the density observers alone, as networks before "
-                   "2026-11-27 were trained (default: each curve is seen whole)")
+                   help="label the scenes' thin curves, rings and frames by the density observers alone, "
+                   "as networks before 2026-11-27 were trained (default: each is seen whole)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--out", default="runs/clusternet", help="output folder (checkpoints, cached data, weights)")
