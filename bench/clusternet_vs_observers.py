@@ -11,6 +11,7 @@ Quality figures for the model card, not timings; a few minutes on a 2-core CPU.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -25,14 +26,28 @@ from perception.clusternet_eval import mean_ami  # noqa: E402
 from perception.observers import majority_labels, simulate_crowd  # noqa: E402
 
 
+@functools.cache
+def _blob_plot(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A blob plot and its observers' majority, made once for every weights file compared."""
+    xy = blobs(n, k=k, separation=4, noise=0.05, seed=seed).xy
+    return xy, majority_labels(simulate_crowd(xy, seed=seed))
+
+
+@functools.cache
+def _ring_plot(seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """A two-ring plot, its true rings and the observers' majority's AMI with them (made once)."""
+    plot = shapes("rings", 1500, noise=0.02, seed=seed)
+    truth = plot.reference_labels
+    return plot.xy, truth, ami(truth, majority_labels(simulate_crowd(plot.xy, seed=seed)))
+
+
 def blob_scores(net: ClusterNet, sizes=(2000, 10000, 30000)) -> dict[int, float]:
     out = {}
     for n in sizes:
         scores = []
         for k in (3, 6):
             for seed in range(4):
-                xy = blobs(n, k=k, separation=4, noise=0.05, seed=seed).xy
-                major = majority_labels(simulate_crowd(xy, seed=seed))
+                xy, major = _blob_plot(n, k, seed)
                 scores.append(mean_ami(net.fit_predict(xy), major[None]))
         out[n] = float(np.mean(scores))
     return out
@@ -41,12 +56,9 @@ def blob_scores(net: ClusterNet, sizes=(2000, 10000, 30000)) -> dict[int, float]
 def ring_scores(net: ClusterNet, no_cut: ClusterNet) -> list[dict]:
     rows = []
     for seed in (1, 2, 3):
-        plot = shapes("rings", 1500, noise=0.02, seed=seed)
-        truth = plot.reference_labels
-        rows.append({"seed": seed,
-                     "default": ami(truth, net.fit_predict(plot.xy)),
-                     "no cut": ami(truth, no_cut.fit_predict(plot.xy)),
-                     "majority": ami(truth, majority_labels(simulate_crowd(plot.xy, seed=seed)))})
+        xy, truth, majority = _ring_plot(seed)
+        rows.append({"seed": seed, "default": ami(truth, net.fit_predict(xy)),
+                     "no cut": ami(truth, no_cut.fit_predict(xy)), "majority": majority})
     return rows
 
 
