@@ -41,3 +41,36 @@ def clean_points(xy, labels=None, strict: bool = False, meta: dict | None = None
     if not np.all(np.isfinite(span)):
         raise InvalidScatterplot("the coordinates span a range too large to represent")
     return xy, labels
+
+
+class InvalidParameter(ValueError):
+    """A hyperparameter outside what an estimator accepts; the message names the parameter."""
+
+
+def check_points(X, min_points: int = 1) -> np.ndarray:
+    """The one input check of every model (the analogue of scikit-learn's ``check_array``).
+
+    ``X``: a ``Scatterplot``, a DataFrame or an array-like of shape (n, 2). Returns C-contiguous
+    float64 points. Unlike ``clean_points`` (for loaders, which may drop rows), nothing is
+    dropped here: a model must give one label per input row, so NaN or infinite coordinates,
+    a wrong shape or too few points raise ``InvalidScatterplot`` with a one-line message.
+    Identical points are valid (models call them one cluster).
+    """
+    X = getattr(X, "xy", X)
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    try:
+        xy = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidScatterplot(f"the coordinates are not numbers ({exc})") from None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        features = xy.shape[1] if xy.ndim == 2 else "no"
+        raise InvalidScatterplot(f"expected points with 2 coordinates (x, y), got {features} feature(s): "
+                                 f"array of shape {xy.shape}")
+    if len(xy) < max(min_points, 1):
+        raise InvalidScatterplot(f"a scatterplot needs at least {max(min_points, 1)} point(s), got {len(xy)}")
+    bad = int((~np.isfinite(xy).all(axis=1)).sum())
+    if bad:
+        raise InvalidScatterplot(f"{bad} point(s) have NaN or infinite coordinates; drop or fill them first "
+                                 "(data.load drops and counts them)")
+    return np.ascontiguousarray(xy)
