@@ -91,7 +91,7 @@ def availability() -> dict[str, str | None]:
 
     Both need a shipped model file; a checkout without it must say so, not fail mid-page.
     """
-    from perception.clusternet import ClusterNet
+    from models import ClusterNet
     from perception.separability import DEFAULT_MODEL_PATH
 
     return {"clusternet": None if ClusterNet.available() else "no trained ClusterNet weights were found",
@@ -113,13 +113,14 @@ class Labeling:
 
 def run_method(xy: np.ndarray, method: str, params: dict | None = None, seed: int = 0) -> Labeling:
     """Labels of ``xy`` by a ClusterNet variant or a registered classical clusterer."""
-    from perception.clusternet import VARIANTS, make_method
+    from models import get_method
 
-    if method in VARIANTS and (reason := availability()["clusternet"]):
+    perceptual = get_method(method).perceptual
+    if perceptual and (reason := availability()["clusternet"]):
         raise RuntimeError(f"ClusterNet is unavailable: {reason}")
-    model = make_method(method, random_state=seed, **(params or {})).fit(xy)
+    model = get_method(method).make(random_state=seed, **(params or {})).fit(xy)
     labels = np.asarray(model.labels_, dtype=np.int64)
-    if method in VARIANTS:
+    if perceptual:
         return Labeling(method, labels, model.runtime_, model.n_clusters_,
                         values=np.asarray(model.agreement_, dtype=np.float64))
     note = f"clustered a {model.subsample_size_:,}-point sample" if model.subsample_size_ else ""

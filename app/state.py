@@ -18,8 +18,7 @@ import param
 
 import data
 from data import InvalidScatterplot, Scatterplot
-from models.classical import CLUSTERERS
-from perception.clusternet import VARIANT_NAMES, VARIANTS
+from models import CLASSICAL, METHODS, PERCEPTUAL
 
 from . import jobs
 
@@ -27,11 +26,11 @@ PAGES = {"explore": "Explore", "compare": "Compare", "embed": "Embed", "annotate
 COLOR_CHOICES = {
     "density": "Nothing (density)",
     "reference": "Reference labels",
-    **{name: f"{shown} labels" for name, shown in VARIANT_NAMES.items()},
+    **{name: f"{METHODS[name].display_name} labels" for name in PERCEPTUAL},
     "agreement": "ClusterNet agreement",
-    **{name: spec.display_name for name, spec in CLUSTERERS.items()},
+    **{name: METHODS[name].display_name for name in CLASSICAL},
 }
-METHOD_NAMES = {**VARIANT_NAMES, **{name: spec.display_name for name, spec in CLUSTERERS.items()}}
+METHOD_NAMES = {name: method.display_name for name, method in METHODS.items()}
 DEFAULT_METHODS = ["clusternet", "hdbscan", "gmm", "kmeans", "dbscan", "agglomerative-single"]
 URL_PARAMS = {"page": "page", "dataset": "dataset", "color_by": "color", "methods": "methods", "metric": "metric"}
 MAX_POINTS = 10_000_000
@@ -243,7 +242,7 @@ class ExploreState(param.Parameterized):
                                               int(plot.reference_labels.max(initial=-1) + 1))
             return
         method = "clusternet" if color in ("clusternet", "agreement") else color
-        if method in VARIANTS and (reason := jobs.availability()["clusternet"]):
+        if method in PERCEPTUAL and (reason := jobs.availability()["clusternet"]):
             self.message = f"ClusterNet is unavailable: {reason}."
             return
         await self._run(labeling_job(self.app.loaded, plot, method), f"Running {METHOD_NAMES[method]}", "labeling")
@@ -311,7 +310,7 @@ class CompareState(param.Parameterized):
             if self._cancelled:
                 failures[method] = "cancelled"
                 continue
-            if method in VARIANTS and availability["clusternet"]:
+            if method in PERCEPTUAL and availability["clusternet"]:
                 failures[method] = f"unavailable: {availability['clusternet']}"
                 continue
             self.busy = f"Running {METHOD_NAMES[method]} ({i + 1}/{len(methods)})"

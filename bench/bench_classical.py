@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import row, timed  # noqa: E402
 from data import generate  # noqa: E402
-from models.classical import CLUSTERERS, make_clusterer  # noqa: E402
+from models import CLASSICAL, make_clusterer  # noqa: E402
 
 # Methods too slow for 100k points even subsampled are still run: the table shows it.
 SIZES_QUICK = (10_000,)
@@ -20,7 +20,7 @@ def run(quick: bool = False) -> list[dict]:
     for n in SIZES_QUICK if quick else SIZES_FULL:
         plot = generate.blobs(n, k=6, separation=5, density_range=2, noise=0.05, seed=0)
         base, _ = timed(lambda: make_clusterer("kmeans").fit(plot.xy))
-        for name, spec in CLUSTERERS.items():
+        for name in CLASSICAL:
             seconds, model = timed(lambda: make_clusterer(name).fit(plot.xy))
             note = f"subsample of {model.subsample_size_}" if model.subsample_size_ else "all points"
             rows.append(row(f"{name} at {n // 1000}k points", seconds, f"k-means at {n // 1000}k", base,

@@ -21,7 +21,7 @@ from sklearn.metrics import adjusted_mutual_info_score as ami
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.generate import blobs, shapes  # noqa: E402
-from perception.clusternet import ClusterNet  # noqa: E402
+from models import ClusterNet  # noqa: E402
 from perception.clusternet_eval import mean_ami  # noqa: E402
 from perception.observers import majority_labels, simulate_crowd  # noqa: E402
 

@@ -1,4 +1,11 @@
-"""Parameter-free defaults for a 2-D scatterplot: the number of clusters and DBSCAN's eps."""
+"""Parameter-free defaults for a 2-D scatterplot, in display coordinates (the unit square).
+
+The automatic number of clusters is searched over a range that grows with the plot (up to
+``MAX_K`` clusters where it has the points for them), coarse to fine, so a plot of 100 blobs
+can be found by every k-based method. Linkage trees are cut where the number of sizeable
+clusters is most persistent, which survives background noise (noise points form tiny
+branches that are not counted) where a cut at the largest merge-height jump does not.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +14,9 @@ from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
-MAX_K = 10
-SAMPLE = 2000
+MAX_K = 120
+SAMPLE = 3000
+MIN_POINTS_PER_CLUSTER = 10
 
 
 def subsample(xy: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
@@ -18,29 +26,58 @@ def subsample(xy: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(len(xy), size, replace=False))
 
 
-def k_by_silhouette(xy: np.ndarray, max_k: int = MAX_K, seed: int = 0) -> int:
-    """k in 2..max_k with the best silhouette of k-means on a subsample."""
-    sample = xy[subsample(xy, SAMPLE, seed)]
-    n_unique = len(np.unique(sample, axis=0))
-    best_k, best = 2, -np.inf
-    for k in range(2, min(max_k, n_unique - 1) + 1):
-        labels = KMeans(k, n_init=3, random_state=seed).fit_predict(sample)
-        if len(np.unique(labels)) < 2:
-            continue
-        score = silhouette_score(sample, labels)
-        if score > best:
-            best_k, best = k, score
-    return best_k
+def k_range(n: int, max_k: int = MAX_K) -> int:
+    """Largest k worth trying on n points: every cluster needs a few points to be seen."""
+    return int(max(2, min(max_k, n // MIN_POINTS_PER_CLUSTER)))
 
 
-def k_by_bic(xy: np.ndarray, max_k: int = MAX_K, seed: int = 0) -> int:
-    """k in 1..max_k with the lowest BIC of a full-covariance GMM on a subsample."""
+def _coarse(top: int, low: int = 2) -> list[int]:
+    """low..10, then steps of about 15% up to top."""
+    ks = list(range(low, min(10, top) + 1))
+    k = 10
+    while k < top:
+        k = min(top, int(np.ceil(k * 1.15)))
+        ks.append(k)
+    return ks
+
+
+def _search(score, top: int, low: int = 2) -> int:
+    """k maximising ``score(k)``: a coarse pass, then every k between the best's neighbours."""
+    coarse = _coarse(top, low)
+    values = {k: score(k) for k in coarse}
+    best = max(values, key=values.get)
+    i = coarse.index(best)
+    for k in range(coarse[max(i - 1, 0)] + 1, coarse[min(i + 1, len(coarse) - 1)]):
+        if k not in values:
+            values[k] = score(k)
+    return max(values, key=values.get)
+
+
+def k_by_silhouette(xy: np.ndarray, seed: int = 0, max_k: int = MAX_K) -> int:
+    """k in 2..k_range with the best silhouette of k-means on a subsample."""
     sample = xy[subsample(xy, SAMPLE, seed)]
-    bics = []
-    for k in range(1, min(max_k, len(sample) // 3) + 1):
-        gmm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-6).fit(sample)
-        bics.append(gmm.bic(sample))
-    return int(np.argmin(bics)) + 1
+    top = min(k_range(len(sample), max_k), len(np.unique(sample, axis=0)) - 1)
+    if top < 2:
+        return 1
+
+    def score(k):
+        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(sample)
+        return silhouette_score(sample, labels) if len(np.unique(labels)) > 1 else -1.0
+    return _search(score, top)
+
+
+def k_by_bic(xy: np.ndarray, seed: int = 0, max_k: int = MAX_K) -> int:
+    """k in 1..k_range with the lowest BIC of a full-covariance GMM on a subsample."""
+    sample = xy[subsample(xy, SAMPLE, seed)]
+    # A full 2-D Gaussian has 6 parameters; BIC needs several points per parameter.
+    top = min(k_range(len(sample), max_k), len(sample) // 20)
+    if top < 2:
+        return 1
+
+    def score(k):
+        gmm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-6, max_iter=100)
+        return -gmm.fit(sample).bic(sample)
+    return _search(score, top, low=1)
 
 
 def knee(values: np.ndarray) -> int:
@@ -54,30 +91,59 @@ def knee(values: np.ndarray) -> int:
     return int(np.argmax(x - y))
 
 
+def min_samples_for(n: int) -> int:
+    """DBSCAN/OPTICS neighbourhood size: grows with the plot so noise does not chain clusters."""
+    return int(np.clip(round(np.log2(max(n, 2)) * 1.5), 5, 50))
+
+
 def eps_by_k_distance(xy: np.ndarray, min_samples: int, seed: int = 0) -> float:
-    """DBSCAN eps at the knee of the sorted k-distance curve (Ester et al. 1996)."""
-    sample = xy[subsample(xy, 5 * SAMPLE, seed)]
-    k = min(min_samples, len(sample) - 1)
+    """DBSCAN eps at the knee of the sorted k-distance curve (Ester et al. 1996).
+
+    Measured on a subsample, with min_samples scaled to the subsample's share of the points.
+    """
+    sample = xy[subsample(xy, SAMPLE, seed)]
+    share = len(sample) / len(xy)
+    k = int(np.clip(round(min_samples * share), 2, len(sample) - 1))
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(sample).kneighbors(sample)
     kdist = np.sort(dist[:, -1])
-    # The knee itself sits at the edge of the densest cores; 1.5x keeps clusters' fringes in.
+    # The knee sits at the edge of the densest cores; 1.5x keeps clusters' fringes in.
     eps = 1.5 * float(kdist[knee(kdist)])
     if eps <= 0:
         eps = float(kdist[kdist > 0][0]) if np.any(kdist > 0) else 1e-9
-    return eps * np.sqrt(len(sample) / len(xy)) if len(xy) > len(sample) else eps
+    # A 2-D density's k-th neighbour distance goes as sqrt(k / density): rescale k and density.
+    return eps * float(np.sqrt(min_samples * share / k))
 
 
-def k_by_dendrogram_gap(heights: np.ndarray, max_k: int = 20, min_ratio: float = 2.0) -> int:
-    """Clusters to keep from a dendrogram: cut at the largest relative jump in merge height.
+def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K) -> np.ndarray:
+    """Labels from a scipy linkage tree, cut where the count of sizeable clusters lives longest.
 
-    Returns 1 when no jump among the last ``max_k`` merges exceeds ``min_ratio``.
+    Walking the merges from the top, the number of clusters with at least ``min_size`` points
+    changes at some heights; the count that holds over the widest range of log height wins,
+    and points outside sizeable clusters are noise (-1). One cluster wins only when no split
+    into sizeable clusters holds over a height ratio of at least 1.5.
     """
-    h = np.sort(np.asarray(heights, dtype=float))
-    tail = h[-(max_k + 1):]
-    if len(tail) < 2:
-        return 1
-    ratios = tail[1:] / np.maximum(tail[:-1], 1e-12)
-    best = int(np.argmax(ratios))
-    if ratios[best] < min_ratio:
-        return 1
-    return len(tail) - best
+    from scipy.cluster.hierarchy import fcluster
+
+    heights = np.maximum(tree[:, 2], 1e-12)
+    sizes = np.ones(2 * n - 1, dtype=np.int64)
+    sizes[n:] = tree[:, 3].astype(np.int64)
+    big = np.zeros(n - 1, dtype=np.int64)  # sizeable clusters just below merge i (counted from the top)
+    count = 1
+    for i in range(n - 2, -1, -1):  # undo merges from the top
+        a, b = int(tree[i, 0]), int(tree[i, 1])
+        count += int(sizes[a] >= min_size) + int(sizes[b] >= min_size) - int(sizes[n + i] >= min_size)
+        big[i] = count
+    # big[i] holds for heights in [heights[i - 1], heights[i]); runs of equal counts are one life.
+    best_k, best_life, best_range, run_top = 1, np.log(1.5), None, n - 2
+    for i in range(n - 2, 0, -1):
+        if i == 1 or big[i - 1] != big[i]:
+            life = np.log(heights[run_top]) - np.log(heights[i - 1])
+            if 2 <= big[i] <= max_k and life > best_life:
+                best_k, best_life, best_range = int(big[i]), life, (heights[i - 1], heights[run_top])
+            run_top = i - 1
+    if best_k == 1:
+        return np.zeros(n, dtype=np.int64)
+    cut_height = np.sqrt(best_range[0] * best_range[1])  # inside the winning range
+    labels = fcluster(tree, cut_height, criterion="distance") - 1
+    counts = np.bincount(labels)
+    return np.where(counts[labels] >= min_size, labels, -1)

@@ -1,204 +1,37 @@
-"""Classical clusterers behind one registry, each parameter-free by default for a 2-D plot.
+"""The twelve classical clusterers, one scikit-learn estimator each, parameter-free by default.
 
-Every clusterer follows scikit-learn's contract (``fit``/``fit_predict``, fitted attributes
-ending in ``_``, noise = -1) and runs on the plot as a person sees it: equal-aspect
+Every estimator takes its hyperparameters as named constructor arguments (None = chosen from
+the plot, see ``models.autoparams``), checks them against its ``_param_specs`` table and its
+input with ``data.check_points``, and runs on the plot as a person sees it: equal-aspect
 coordinates in the unit square. Methods that cannot handle large plots run on a seeded
-subsample and give every other point the label of its nearest sampled neighbour.
+subsample of ``max_points`` and give every other point the label of its nearest sampled
+neighbour. Fitted attributes: ``labels_`` (-1 = noise), ``n_clusters_``, ``runtime_``
+(seconds), ``subsample_size_`` (points actually clustered; None when all were) and
+``params_`` (the hyperparameters after automatic choices).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 from threadpoolctl import threadpool_limits
 
-from data import InvalidScatterplot, display_normalize
+from data import check_points, display_normalize
 
 from . import autoparams as auto
-
+from .params import Param, validate_params
 
 SINGLE_THREAD_POINTS = 20_000
+SEED = Param(int, 0, 2**32 - 1, help="seed of every random step")
+K = Param(int, 1, 1000, auto=True, help="number of clusters (blank: chosen automatically)")
 
 
-@dataclass(frozen=True)
-class Param:
-    """One tunable parameter, described for forms in the UI and the CLI."""
-
-    name: str
-    kind: type
-    default: object = None  # None = chosen automatically from the data
-    low: float | None = None
-    high: float | None = None
-    help: str = ""
-
-    def check(self, value, method: str):
-        """``value`` as this parameter's type (None stays None: chosen automatically), or
-        InvalidScatterplot saying what is expected."""
-        if value is None:
-            return None
-        what = f"{method} parameter {self.name} must be {'an integer' if self.kind is int else 'a number'}"
-        bounds = f" from {self.low:g} to {self.high:g}" if self.low is not None and self.high is not None else ""
-        try:
-            number = self.kind(value)
-            if isinstance(value, bool) or number != float(value):
-                raise ValueError
-        except (TypeError, ValueError):
-            raise InvalidScatterplot(f"{what}{bounds}, got {value!r}") from None
-        if bounds and not self.low <= number <= self.high:
-            raise InvalidScatterplot(f"{what}{bounds}, got {value!r}")
-        return number
-
-
-@dataclass(frozen=True)
-class ClustererSpec:
-    name: str
-    display_name: str
-    fit: Callable[..., np.ndarray]  # (xy, seed, **params) -> labels
-    params: tuple[Param, ...] = ()
-    max_points: int | None = None  # above this, cluster a subsample and propagate
-    noise: bool = False  # whether the method marks noise itself
-    defaults: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        object.__setattr__(self, "defaults", {p.name: p.default for p in self.params})
-
-
-def _n_clusters(xy, k, seed, chooser=auto.k_by_silhouette):
-    return int(k) if k else chooser(xy, seed=seed)
-
-
-def _kmeans(xy, seed, k=None):
-    from sklearn.cluster import KMeans
-
-    return KMeans(_n_clusters(xy, k, seed), n_init=4, random_state=seed).fit_predict(xy)
-
-
-def _kmedoids(xy, seed, k=None):
-    import kmedoids
-
-    model = kmedoids.KMedoids(_n_clusters(xy, k, seed), method="fasterpam", metric="euclidean",
-                              random_state=seed)
-    return model.fit_predict(xy)
-
-
-def _min_size(xy, min_size):
-    return int(min_size) if min_size else max(5, min(len(xy) // 100, 500))
-
-
-def _dbscan(xy, seed, eps=None, min_samples=5):
-    from sklearn.cluster import DBSCAN
-
-    eps = float(eps) if eps else auto.eps_by_k_distance(xy, int(min_samples), seed)
-    return DBSCAN(eps=eps, min_samples=int(min_samples)).fit_predict(xy)
-
-
-def _hdbscan(xy, seed, min_cluster_size=None):
-    import hdbscan
-
-    return hdbscan.HDBSCAN(min_cluster_size=_min_size(xy, min_cluster_size)).fit_predict(xy)
-
-
-def _optics(xy, seed, min_samples=10, xi=0.1, min_cluster_size=0.03):
-    from sklearn.cluster import OPTICS
-
-    return OPTICS(min_samples=min(int(min_samples), len(xy)), xi=float(xi),
-                  min_cluster_size=float(min_cluster_size)).fit_predict(xy)
-
-
-def _gmm(xy, seed, k=None):
-    from sklearn.mixture import GaussianMixture
-
-    k = _n_clusters(xy, k, seed, auto.k_by_bic)
-    return GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-6).fit_predict(xy)
-
-
-def _agglomerative(method):
-    def fit(xy, seed, k=None):
-        tree = linkage(xy, method=method)
-        clusters = int(k) if k else auto.k_by_dendrogram_gap(tree[:, 2])
-        return fcluster(tree, clusters, criterion="maxclust") - 1
-    return fit
-
-
-def _spectral(xy, seed, k=None, n_neighbors=10):
-    from sklearn.cluster import SpectralClustering
-
-    n_neighbors = min(int(n_neighbors), len(xy) - 1)
-    k = int(k) if k else _graph_k(xy, n_neighbors, seed)
-    if k == 1:
-        return np.zeros(len(xy), dtype=int)
-    model = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=n_neighbors,
-                               assign_labels="cluster_qr", random_state=seed)
-    return model.fit_predict(xy)
-
-
-def _graph_k(xy, n_neighbors, seed, max_k=auto.MAX_K):
-    """Connected components of the kNN graph when they are few, else the silhouette choice.
-
-    (The eigengap heuristic picked far too many clusters on kNN graphs of plain blobs.)
-    """
-    from scipy.sparse.csgraph import connected_components
-    from sklearn.neighbors import kneighbors_graph
-
-    graph = kneighbors_graph(xy, n_neighbors, include_self=False)
-    n_parts, _ = connected_components(graph, directed=False)
-    return n_parts if 2 <= n_parts <= max_k else auto.k_by_silhouette(xy, seed=seed)
-
-
-def _meanshift(xy, seed, bandwidth=None):
-    from sklearn.cluster import MeanShift, estimate_bandwidth
-
-    bw = float(bandwidth) if bandwidth else estimate_bandwidth(xy, quantile=0.2, n_samples=1000, random_state=seed)
-    return MeanShift(bandwidth=max(bw, 1e-6), bin_seeding=True).fit_predict(xy)
-
-
-def _birch(xy, seed, k=None, threshold=0.02):
-    from sklearn.cluster import Birch
-
-    return Birch(threshold=float(threshold), n_clusters=_n_clusters(xy, k, seed)).fit_predict(xy)
-
-
-_K = Param("k", int, None, 1, 50, "number of clusters (blank: chosen automatically)")
-
-CLUSTERERS: dict[str, ClustererSpec] = {
-    spec.name: spec
-    for spec in [
-        ClustererSpec("kmeans", "k-means", _kmeans, (_K,)),
-        ClustererSpec("kmedoids", "k-medoids (FasterPAM)", _kmedoids, (_K,), max_points=5000),
-        ClustererSpec("dbscan", "DBSCAN", _dbscan, (
-            Param("eps", float, None, 0.0, 1.0, "neighbourhood radius in plot units (blank: k-distance knee)"),
-            Param("min_samples", int, 5, 2, 200, "points needed for a core point"),
-        ), noise=True),
-        ClustererSpec("hdbscan", "HDBSCAN", _hdbscan, (
-            Param("min_cluster_size", int, None, 2, 5000, "smallest cluster (blank: 1% of points)"),
-        ), noise=True),
-        ClustererSpec("optics", "OPTICS", _optics, (
-            Param("min_samples", int, 10, 2, 5000, "points per neighbourhood"),
-            Param("xi", float, 0.1, 0.001, 0.5, "steepness that ends a cluster"),
-            Param("min_cluster_size", float, 0.03, 0.001, 0.5, "smallest cluster as a share of points"),
-        ), max_points=20000, noise=True),
-        ClustererSpec("gmm", "Gaussian mixture", _gmm, (_K,)),
-        ClustererSpec("agglomerative-ward", "Agglomerative (Ward)", _agglomerative("ward"), (_K,), max_points=10000),
-        ClustererSpec("agglomerative-single", "Agglomerative (single)", _agglomerative("single"), (_K,),
-                      max_points=10000),
-        ClustererSpec("agglomerative-average", "Agglomerative (average)", _agglomerative("average"), (_K,),
-                      max_points=10000),
-        ClustererSpec("spectral", "Spectral", _spectral, (
-            _K, Param("n_neighbors", int, 10, 3, 100, "neighbours in the affinity graph"),
-        ), max_points=5000),
-        ClustererSpec("meanshift", "Mean shift", _meanshift, (
-            Param("bandwidth", float, None, 0.0, 1.0, "kernel bandwidth in plot units (blank: estimated)"),
-        ), max_points=20000),
-        ClustererSpec("birch", "BIRCH", _birch, (
-            _K, Param("threshold", float, 0.02, 0.001, 0.5, "subcluster radius in plot units"),
-        )),
-    ]
-}
+def _cap(default):
+    return Param(int, 100, 10_000_000, auto=True, help=f"cluster a subsample of this many points "
+                 f"(default {default:,}; blank: all)")
 
 
 def consecutive(labels: np.ndarray) -> np.ndarray:
@@ -212,42 +45,34 @@ def consecutive(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-class Clusterer(ClusterMixin, BaseEstimator):
-    """A registered classical clusterer with scikit-learn's estimator contract.
+class PlotClusterer(ClusterMixin, BaseEstimator):
+    """Shared ``fit`` of the classical clusterers; subclasses implement ``_cluster``."""
 
-    Fitted attributes: ``labels_``, ``n_clusters_``, ``runtime_`` (seconds),
-    ``subsample_size_`` (points actually clustered; None when all were) and ``params_``
-    (the parameters after automatic choices).
-    """
+    display_name = ""
+    marks_noise = False  # whether the method marks noise (-1) itself
+    _param_specs: dict[str, Param] = {}
 
-    def __init__(self, method: str = "hdbscan", params: dict | None = None, random_state: int = 0,
-                 max_points: int | None = None):
-        self.method = method
-        self.params = params
-        self.random_state = random_state
-        self.max_points = max_points
+    def _cluster(self, xy: np.ndarray, params: dict) -> tuple[np.ndarray, dict]:
+        """Labels of display-normalised points and the automatic choices made."""
+        raise NotImplementedError
 
     def fit(self, X, y=None):
-        spec = get_spec(self.method)
-        xy = _validated(X)
-        params = {**spec.defaults, **{k: v for k, v in (self.params or {}).items() if v is not None}}
-        unknown = set(params) - set(spec.defaults)
-        if unknown:
-            raise InvalidScatterplot(f"{spec.display_name} has no parameter(s) {sorted(unknown)}; "
-                                     f"it takes {sorted(spec.defaults)}")
-        params = {p.name: p.check(params[p.name], spec.display_name) for p in spec.params}
+        params = validate_params(self)
+        xy = check_points(X)
         start = time.perf_counter()
         norm = display_normalize(xy)
-        cap = self.max_points or spec.max_points
-        idx = auto.subsample(norm, cap, self.random_state) if cap else np.arange(len(norm))
+        cap = params.get("max_points")
+        idx = auto.subsample(norm, cap, params["random_state"]) if cap else np.arange(len(norm))
         sample = norm[idx]
-        if len(np.unique(sample, axis=0)) < 2:
-            labels = np.zeros(len(sample), dtype=np.int64)
+        chosen = {}
+        if len(sample) < 3 or len(np.unique(sample, axis=0)) < 2:
+            labels = np.zeros(len(sample), dtype=np.int64)  # nothing to separate
         else:
             # OpenMP/BLAS thread teams spin-wait; on small plots and busy cores that made
             # k-means 50x slower than one thread (6 s vs 0.13 s on 1,000 points).
             with threadpool_limits(1 if len(sample) <= SINGLE_THREAD_POINTS else None):
-                labels = np.asarray(spec.fit(sample, self.random_state, **params))
+                labels, chosen = self._cluster(sample, params)
+        labels = np.asarray(labels)
         if len(idx) < len(norm):
             _, nearest = KDTree(sample).query(norm, k=1)
             labels = labels[nearest[:, 0]]
@@ -256,26 +81,241 @@ class Clusterer(ClusterMixin, BaseEstimator):
             self.subsample_size_ = None
         self.labels_ = consecutive(labels)
         self.n_clusters_ = int(self.labels_.max() + 1) if (self.labels_ >= 0).any() else 0
+        self.n_features_in_ = 2
         self.runtime_ = time.perf_counter() - start
-        self.params_ = params
+        self.params_ = {**params, **chosen}
         return self
 
-
-def _validated(X) -> np.ndarray:
-    from data.validate import clean_points
-
-    xy = np.asarray(getattr(X, "xy", X), dtype=np.float64)
-    xy, _ = clean_points(xy, strict=True)
-    return xy
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
 
 
-def get_spec(name: str) -> ClustererSpec:
-    if name not in CLUSTERERS:
-        raise InvalidScatterplot(f"unknown clustering method '{name}'; choose one of {list(CLUSTERERS)}")
-    return CLUSTERERS[name]
+def _k(xy, params, chooser=auto.k_by_silhouette):
+    k = params["k"] or chooser(xy, seed=params["random_state"])
+    return min(int(k), len(np.unique(xy, axis=0)))
 
 
-def make_clusterer(name: str, random_state: int = 0, **params) -> Clusterer:
-    """A clusterer by registry name; keyword arguments override its defaults."""
-    get_spec(name)
-    return Clusterer(name, params=params or None, random_state=random_state)
+class KMeansClusterer(PlotClusterer):
+    """k-means (Lloyd, k-means++ starts); automatic k by silhouette over a growing range."""
+
+    display_name = "k-means"
+    _param_specs = {"k": K, "n_init": Param(int, 1, 100, help="k-means restarts"), "random_state": SEED}
+
+    def __init__(self, k=None, n_init=4, random_state=0):
+        self.k, self.n_init, self.random_state = k, n_init, random_state
+
+    def _cluster(self, xy, params):
+        from sklearn.cluster import KMeans
+
+        k = _k(xy, params)
+        return KMeans(k, n_init=params["n_init"], random_state=params["random_state"]).fit_predict(xy), {"k": k}
+
+
+class KMedoidsClusterer(PlotClusterer):
+    """k-medoids (FasterPAM, Schubert & Rousseeuw 2021); automatic k as k-means'."""
+
+    display_name = "k-medoids (FasterPAM)"
+    _param_specs = {"k": K, "max_points": _cap(5000), "random_state": SEED}
+
+    def __init__(self, k=None, max_points=5000, random_state=0):
+        self.k, self.max_points, self.random_state = k, max_points, random_state
+
+    def _cluster(self, xy, params):
+        import kmedoids
+
+        k = _k(xy, params)
+        model = kmedoids.KMedoids(k, method="fasterpam", metric="euclidean", random_state=params["random_state"])
+        return model.fit_predict(xy), {"k": k}
+
+
+class DBSCANClusterer(PlotClusterer):
+    """DBSCAN; min_samples grows with log n, eps at the knee of the k-distance curve."""
+
+    display_name = "DBSCAN"
+    marks_noise = True
+    _param_specs = {"eps": Param(float, 1e-9, 1.0, auto=True, help="neighbourhood radius in plot units "
+                                 "(blank: k-distance knee)"),
+                    "min_samples": Param(int, 2, 500, auto=True, help="points needed for a core point "
+                                         "(blank: grows with the plot)"),
+                    "max_points": _cap(50_000), "random_state": SEED}
+
+    def __init__(self, eps=None, min_samples=None, max_points=50_000, random_state=0):
+        self.eps, self.min_samples, self.max_points, self.random_state = eps, min_samples, max_points, random_state
+
+    def _cluster(self, xy, params):
+        from sklearn.cluster import DBSCAN
+
+        min_samples = params["min_samples"] or auto.min_samples_for(len(xy))
+        eps = params["eps"] or auto.eps_by_k_distance(xy, min_samples, params["random_state"])
+        return DBSCAN(eps=eps, min_samples=min_samples).fit_predict(xy), {"eps": eps, "min_samples": min_samples}
+
+
+class HDBSCANClusterer(PlotClusterer):
+    """HDBSCAN (Campello et al. 2013, the hdbscan library); smallest cluster 1% of the points."""
+
+    display_name = "HDBSCAN"
+    marks_noise = True
+    _param_specs = {"min_cluster_size": Param(int, 2, 100_000, auto=True, help="smallest cluster "
+                                              "(blank: 1% of points, 5 to 500)"),
+                    "min_samples": Param(int, 1, 1000, auto=True, help="density smoothing (blank: "
+                                         "min_cluster_size)"),
+                    "random_state": SEED}
+
+    def __init__(self, min_cluster_size=None, min_samples=None, random_state=0):
+        self.min_cluster_size, self.min_samples, self.random_state = min_cluster_size, min_samples, random_state
+
+    def _cluster(self, xy, params):
+        import hdbscan
+
+        size = params["min_cluster_size"] or int(np.clip(len(xy) // 100, 5, 500))
+        model = hdbscan.HDBSCAN(min_cluster_size=min(size, len(xy)), min_samples=params["min_samples"])
+        return model.fit_predict(xy), {"min_cluster_size": size}
+
+
+class OPTICSClusterer(PlotClusterer):
+    """OPTICS with xi-steep cluster extraction; min_samples grows with log n."""
+
+    display_name = "OPTICS"
+    marks_noise = True
+    _param_specs = {"min_samples": Param(int, 2, 5000, auto=True, help="points per neighbourhood "
+                                         "(blank: grows with the plot)"),
+                    "xi": Param(float, 0.001, 0.5, help="steepness that ends a cluster"),
+                    "min_cluster_size": Param(float, 0.0005, 0.5, help="smallest cluster as a share of points"),
+                    "max_points": _cap(20_000), "random_state": SEED}
+
+    def __init__(self, min_samples=None, xi=0.05, min_cluster_size=0.005, max_points=20_000, random_state=0):
+        self.min_samples, self.xi, self.min_cluster_size = min_samples, xi, min_cluster_size
+        self.max_points, self.random_state = max_points, random_state
+
+    def _cluster(self, xy, params):
+        from sklearn.cluster import OPTICS
+
+        min_samples = min(params["min_samples"] or auto.min_samples_for(len(xy)), len(xy))
+        size = max(params["min_cluster_size"], 2 / len(xy))
+        model = OPTICS(min_samples=min_samples, xi=params["xi"], min_cluster_size=size)
+        return model.fit_predict(xy), {"min_samples": min_samples}
+
+
+class GaussianMixtureClusterer(PlotClusterer):
+    """Full-covariance Gaussian mixture; automatic k by BIC over a growing range."""
+
+    display_name = "Gaussian mixture"
+    _param_specs = {"k": K, "random_state": SEED}
+
+    def __init__(self, k=None, random_state=0):
+        self.k, self.random_state = k, random_state
+
+    def _cluster(self, xy, params):
+        from sklearn.mixture import GaussianMixture
+
+        k = _k(xy, params, auto.k_by_bic)
+        model = GaussianMixture(k, covariance_type="full", random_state=params["random_state"], reg_covar=1e-6)
+        return model.fit_predict(xy), {"k": k}
+
+
+class AgglomerativeClusterer(PlotClusterer):
+    """Hierarchical clustering with scipy's linkage. Without k, the tree is cut where the
+    number of clusters of at least ``min_cluster_size`` points is most persistent; smaller
+    branches are then noise."""
+
+    marks_noise = True
+    linkage_method = ""
+    _param_specs = {"k": K, "min_cluster_size": Param(int, 1, 100_000, auto=True, help="smallest cluster "
+                                                      "for the automatic cut (blank: 1% of points, at least 5)"),
+                    "max_points": _cap(10_000), "random_state": SEED}
+
+    def __init__(self, k=None, min_cluster_size=None, max_points=10_000, random_state=0):
+        self.k, self.min_cluster_size, self.max_points, self.random_state = k, min_cluster_size, max_points, random_state
+
+    def _cluster(self, xy, params):
+        from scipy.cluster.hierarchy import fcluster
+
+        tree = linkage(xy, method=self.linkage_method)
+        if params["k"]:
+            return fcluster(tree, params["k"], criterion="maxclust") - 1, {}
+        size = params["min_cluster_size"] or max(5, len(xy) // 100)
+        labels = auto.persistent_cut(tree, len(xy), size)
+        return labels, {"min_cluster_size": size, "k": int(labels.max() + 1)}
+
+
+class WardClusterer(AgglomerativeClusterer):
+    display_name = "Agglomerative (Ward)"
+    linkage_method = "ward"
+
+
+class SingleLinkageClusterer(AgglomerativeClusterer):
+    display_name = "Agglomerative (single)"
+    linkage_method = "single"
+
+
+class AverageLinkageClusterer(AgglomerativeClusterer):
+    display_name = "Agglomerative (average)"
+    linkage_method = "average"
+
+
+class SpectralClusterer(PlotClusterer):
+    """Spectral clustering on a kNN affinity graph; automatic k from the graph's connected
+    components when there are several, else by k-means silhouette."""
+
+    display_name = "Spectral"
+    _param_specs = {"k": K, "n_neighbors": Param(int, 3, 100, help="neighbours in the affinity graph"),
+                    "max_points": _cap(5000), "random_state": SEED}
+
+    def __init__(self, k=None, n_neighbors=10, max_points=5000, random_state=0):
+        self.k, self.n_neighbors, self.max_points, self.random_state = k, n_neighbors, max_points, random_state
+
+    def _cluster(self, xy, params):
+        from scipy.sparse.csgraph import connected_components
+        from sklearn.cluster import SpectralClustering
+        from sklearn.neighbors import kneighbors_graph
+
+        n_neighbors = min(params["n_neighbors"], len(xy) - 1)
+        k = params["k"]
+        if not k:
+            # (The eigengap heuristic picked far too many clusters on kNN graphs of plain blobs.)
+            n_parts, _ = connected_components(kneighbors_graph(xy, n_neighbors), directed=False)
+            k = n_parts if 2 <= n_parts <= auto.MAX_K else auto.k_by_silhouette(xy, seed=params["random_state"])
+        k = min(int(k), len(xy) - 1)
+        if k <= 1:
+            return np.zeros(len(xy), dtype=np.int64), {"k": 1}
+        model = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=n_neighbors,
+                                   assign_labels="cluster_qr", random_state=params["random_state"])
+        return model.fit_predict(xy), {"k": k}
+
+
+class MeanShiftClusterer(PlotClusterer):
+    """Mean shift with a flat kernel; bandwidth from the nearest-neighbour distances."""
+
+    display_name = "Mean shift"
+    _param_specs = {"bandwidth": Param(float, 1e-9, 1.0, auto=True, help="kernel bandwidth in plot units "
+                                       "(blank: estimated)"),
+                    "max_points": _cap(20_000), "random_state": SEED}
+
+    def __init__(self, bandwidth=None, max_points=20_000, random_state=0):
+        self.bandwidth, self.max_points, self.random_state = bandwidth, max_points, random_state
+
+    def _cluster(self, xy, params):
+        from sklearn.cluster import MeanShift, estimate_bandwidth
+
+        bw = params["bandwidth"] or estimate_bandwidth(xy, quantile=0.05, n_samples=2000,
+                                                       random_state=params["random_state"])
+        return MeanShift(bandwidth=max(bw, 1e-6), bin_seeding=True).fit_predict(xy), {"bandwidth": bw}
+
+
+class BirchClusterer(PlotClusterer):
+    """BIRCH's CF-tree; its subclusters are grouped into k by agglomeration, k chosen as k-means'."""
+
+    display_name = "BIRCH"
+    _param_specs = {"k": K, "threshold": Param(float, 0.001, 0.5, help="subcluster radius in plot units"),
+                    "random_state": SEED}
+
+    def __init__(self, k=None, threshold=0.01, random_state=0):
+        self.k, self.threshold, self.random_state = k, threshold, random_state
+
+    def _cluster(self, xy, params):
+        from sklearn.cluster import Birch
+
+        k = _k(xy, params)
+        return Birch(threshold=params["threshold"], n_clusters=k).fit_predict(xy), {"k": k}

@@ -42,6 +42,7 @@ from tqdm import tqdm
 from data import InvalidScatterplot, display_normalize
 from data.generate import random_plot, random_scene
 
+from .clusternet_estimator import load_weights
 from .clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views,
                          pool_views, prepare, run_views)
 
@@ -223,7 +224,7 @@ def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray
 def calibrate(model: ClusterNetModel, plots, grid: dict = GROUPING_GRID, noise=NOISE_GRID,
               n_views: int = N_VIEWS) -> dict:
     """The inference settings with the best mean AMI vs. the labellers' majority on validation
-    ``plots`` ((points, majority) pairs), inferring as ``perception.clusternet.ClusterNet``
+    ``plots`` ((points, majority) pairs), inferring as ``models.ClusterNet``
     does with ``n_views`` views: every grouping's settings in ``grid`` times the noise
     thresholds ``noise``. ``thresholds`` holds the best settings of each grouping, for users who
     choose the other one; ``scores`` every setting's AMI."""
@@ -264,17 +265,6 @@ def export(model: ClusterNetModel, path: Path, meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": model.state_dict(), "config": dict(model.config), "meta": meta}, path)
     return path
-
-
-def load_weights(path: Path) -> ClusterNetModel:
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = ClusterNetModel(blob["config"])
-    try:
-        model.load_state_dict(blob["state_dict"])
-    except RuntimeError:  # e.g. weights from before the plot-size input, whose first layers are narrower
-        raise InvalidScatterplot(f"{path} holds weights of another ClusterNet version that this one cannot "
-                                 "load; retrain them with `visclust train-clusternet`") from None
-    return model.eval()
 
 
 def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3000, n_val: int = 150,

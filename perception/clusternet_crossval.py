@@ -42,7 +42,7 @@ def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: in
     from models.annotated import load_annotations
     from models.train import train
 
-    from .clusternet import ClusterNet, make_method
+    from models import ClusterNet, make_clusterer
 
     plots = source if isinstance(source, list) else load_annotations(source)
     if len(plots) < 2 or not 2 <= folds <= len(plots):
@@ -59,7 +59,7 @@ def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: in
             train(out=weights.parent, epochs=epochs, n_plots=n_plots, n_val=n_val, seed=seed, annotations=training,
                   threads=threads, max_batches=max_batches, progress=progress, log=log)
         tuned = ClusterNet.pretrained(weights)
-        methods = {SHIPPED: shipped, FINETUNED: tuned, **{name: make_method(name) for name in baselines}}
+        methods = {SHIPPED: shipped, FINETUNED: tuned, **{name: make_clusterer(name) for name in baselines}}
         fold_rows = []
         for plot in (p for p, f in zip(plots, fold_of) if f == k):
             row = {"plot": plot.name, "fold": k, "n": len(plot), "annotators": len(plot.labelings)}

@@ -62,11 +62,12 @@ class ObserverMajority:
 
 
 def _estimator(method: str, weights=None):
-    from perception.clusternet import VARIANTS, make_method
+    from models import get_method
 
     if method == REFERENCE:
         return ObserverMajority()
-    return make_method(method, weights=weights) if method in VARIANTS else make_method(method)
+    entry = get_method(method)
+    return entry.make(weights=weights) if entry.perceptual else entry.make()
 
 
 def held_out_plots(n_plots: int, seed: int):
@@ -84,7 +85,7 @@ def evaluate_method(method: str, n_plots: int, seed: int, wut_dir=None, weights=
     """One row of the table (see the module docstring)."""
     from models.clusternet import consensus
     from perception.agreement import kappa_alpha
-    from perception.clusternet import VARIANTS
+    from models import PERCEPTUAL
 
     est = _estimator(method, weights)
     kappas, amis, seconds, pred_agree, obs_agree, plot_corrs = [], [], [], [], [], []
@@ -94,7 +95,7 @@ def evaluate_method(method: str, n_plots: int, seed: int, wut_dir=None, weights=
         seconds.append(est.runtime_)
         kappas.append(kappa_alpha(labels, crowd, seed=0))
         amis.append(mean_ami(labels, crowd))
-        if method in VARIANTS:
+        if method in PERCEPTUAL:
             observed = consensus(crowd)[1]
             pred_agree.append(est.agreement_)
             obs_agree.append(observed)
@@ -123,7 +124,7 @@ def evaluate_method(method: str, n_plots: int, seed: int, wut_dir=None, weights=
 
 
 def _weights_tag(weights) -> str:
-    from perception.clusternet import WEIGHTS
+    from models.clusternet_estimator import WEIGHTS
 
     path = Path(weights or WEIGHTS)
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
@@ -134,21 +135,20 @@ def run_evaluation(out_dir, n_plots: int = 300, seed: int = 1, wut_dir=None, met
     """Evaluate ClusterNet and every classical clusterer; write ``clusternet_eval.csv`` and
     ``clusternet_eval.md`` to ``out_dir`` and return the table, best kappa_alpha first."""
     from data import InvalidScatterplot
-    from models.classical import CLUSTERERS
-    from perception.clusternet import VARIANTS, ClusterNet
+    from models import CLASSICAL, PERCEPTUAL, ClusterNet
 
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    known = list(VARIANTS) + list(CLUSTERERS) + [REFERENCE]
+    known = PERCEPTUAL + CLASSICAL + [REFERENCE]
     if unknown := sorted(set(methods or []) - set(known)):
         raise InvalidScatterplot(f"unknown method(s) {unknown}; choose from {known}")
-    methods = list(methods or (list(VARIANTS) if ClusterNet.available(weights) else []) + list(CLUSTERERS)
+    methods = list(methods or (PERCEPTUAL if ClusterNet.available(weights) else []) + CLASSICAL
                    + [REFERENCE])
     wut_tag = "wut" if (wut_dir or WUT_DEFAULT.is_dir()) else "nowut"
     rows = []
     for method in methods:
-        tag = _weights_tag(weights) if method in VARIANTS else "default"
+        tag = _weights_tag(weights) if method in PERCEPTUAL else "default"
         path = cache / f"{method}-{tag}-s{seed}-n{n_plots}-{wut_tag}.csv"
         if path.exists():
             rows.append(pd.read_csv(path).iloc[0].to_dict())

@@ -63,7 +63,7 @@ def neighbourhood_scores(X, emb, seed: int = 0, n_neighbors: int = 10) -> tuple[
 
 
 def perceived_clusters(emb, seed: int = 0) -> np.ndarray:
-    from perception.clusternet import ClusterNet
+    from models import ClusterNet
 
     if ClusterNet.available():
         return ClusterNet.pretrained().fit_predict(emb)

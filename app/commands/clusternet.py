@@ -84,11 +84,11 @@ def _train(args):
 
 def _crossval(args):
     from app.cli import UserError
-    from models.classical import CLUSTERERS
+    from models import CLASSICAL
     from perception.clusternet_crossval import crossval_finetune
 
-    if unknown := sorted(set(args.baselines) - set(CLUSTERERS)):
-        raise UserError(f"unknown baseline(s) {unknown}; choose from {sorted(CLUSTERERS)}")
+    if unknown := sorted(set(args.baselines) - set(CLASSICAL)):
+        raise UserError(f"unknown baseline(s) {unknown}; choose from {sorted(CLASSICAL)}")
     if args.epochs < 1 or args.plots < 1:
         raise UserError("--epochs and --plots must be at least 1")
     table = crossval_finetune(args.annotations, args.out, folds=args.folds, seed=args.seed, epochs=args.epochs,

@@ -87,23 +87,20 @@ def _generate(args):
 
 
 def _methods():
-    from models.classical import CLUSTERERS
-    from perception.clusternet import VARIANTS
+    from models import METHODS
 
-    return list(VARIANTS) + list(CLUSTERERS)
+    return list(METHODS)
 
 
 def _cluster(args):
-    from models.classical import get_spec
-    from perception.clusternet import VARIANTS, make_method
+    from models import get_method
 
-    if args.method not in VARIANTS:
-        get_spec(args.method)
+    method = get_method(args.method)
     params = parse_params(args.param)
     if args.many:
         return _cluster_many(args, params)
     plot = data.load(args.input, x=args.x, y=args.y)
-    model = make_method(args.method, random_state=args.seed, **params).fit(plot.xy)
+    model = method.make(random_state=args.seed, **params).fit(plot.xy)
     note = f" (clustered a subsample of {model.subsample_size_} points, others by nearest neighbour)" \
         if model.subsample_size_ else ""
     summary = (f"{args.method}: {model.n_clusters_} clusters, {(model.labels_ < 0).sum()} noise points, "
@@ -117,10 +114,10 @@ def _cluster(args):
 
 def cluster_file(path, method, params, seed, out_dir=None) -> dict:
     """Cluster one plot file (a Dask task of `visclust cluster --many`)."""
-    from perception.clusternet import make_method
+    from models import make_clusterer
 
     plot = data.load(path)
-    model = make_method(method, random_state=seed, **params).fit(plot.xy)
+    model = make_clusterer(method, random_state=seed, **params).fit(plot.xy)
     if out_dir is not None:
         data.save_labels({method: model.labels_}, Path(out_dir) / f"{Path(path).stem}.labels.{method}.csv")
     return {"n": len(plot), "clusters": model.n_clusters_, "noise": int((model.labels_ < 0).sum()),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 
-from models.classical import CLUSTERERS
+from models import CLASSICAL, METHODS
 
 from .. import jobs
 from ..state import SIMULATED_NOTE, AppState
@@ -17,12 +17,15 @@ MODEL_CARD = ROOT / "assets" / "MODEL_CARD.md"
 
 
 def clusterer_table() -> pd.DataFrame:
-    return pd.DataFrame([{
-        "name": spec.name, "method": spec.display_name,
-        "parameters": ", ".join(p.name for p in spec.params) or "none",
-        "marks noise": "yes" if spec.noise else "no",
-        "largest plot clustered whole": f"{spec.max_points:,}" if spec.max_points else "any",
-    } for spec in CLUSTERERS.values()])
+    rows = []
+    for name in CLASSICAL:
+        method = METHODS[name]
+        cap = method.estimator().get_params().get("max_points")
+        rows.append({"name": name, "method": method.display_name,
+                     "parameters": ", ".join(method.params) or "none",
+                     "marks noise": "yes" if method.marks_noise else "no",
+                     "largest plot clustered whole": f"{cap:,}" if cap else "any"})
+    return pd.DataFrame(rows)
 
 
 def perception_table() -> pd.DataFrame:

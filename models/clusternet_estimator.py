@@ -16,42 +16,39 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
-from data import InvalidScatterplot, display_normalize
-from models.classical import Param, consecutive
-from models.clusternet import GROUPINGS, group_views, run_views
+from data import InvalidScatterplot, check_points, display_normalize
+
+from .classical import SEED, consecutive
+from .clusternet import GROUPINGS, ClusterNetModel, group_views, run_views
+from .params import Param, validate_params
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 WEIGHTS = ASSETS / "clusternet.pt"
-# Numeric estimator parameters, checked as the classical clusterers' are (None: the calibrated value).
-PARAMS = (Param("n_views", int, None, 1, 64), Param("noise_threshold", float, None, 0, 1),
-          Param("merge_threshold", float, None, 0, 1), Param("split_threshold", float, None, 0, 1),
-          Param("min_cluster_share", float, 0.01, 0, 1))
 _CACHE: dict = {}
 
 
-def _load(path: Path):
-    from models.train import load_weights
+def load_weights(path: Path) -> ClusterNetModel:
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = ClusterNetModel(blob["config"])
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError:  # e.g. weights from before the plot-size input, whose first layers are narrower
+        raise InvalidScatterplot(f"{path} holds weights of another ClusterNet version that this one cannot "
+                                 "load; retrain them with `visclust train-clusternet`") from None
+    return model.eval()
 
+
+def _load(path: Path):
     path = Path(path)
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _CACHE:
         _CACHE.clear()
         _CACHE[key] = load_weights(path)
     return _CACHE[key]
-
-
-def _points(X) -> np.ndarray:
-    """(n, 2) finite float64 points from an array or Scatterplot. Unlike the classical
-    clusterers' check, identical points and tiny plots are accepted (they form one cluster)."""
-    xy = np.asarray(getattr(X, "xy", X), dtype=np.float64)
-    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
-        raise InvalidScatterplot(f"expected points of shape (n, 2) with n >= 1, got {xy.shape}")
-    if not np.isfinite(xy).all():
-        raise InvalidScatterplot("some points have missing or infinite coordinates; drop them first")
-    return xy
 
 
 class ClusterNet(ClusterMixin, BaseEstimator):
@@ -75,6 +72,16 @@ class ClusterNet(ClusterMixin, BaseEstimator):
     ``subsample_size_`` (points grouped, the others take their nearest one's label; None when
     every point was grouped) and ``runtime_`` (seconds).
     """
+
+    display_name = "ClusterNet"
+    # None = the value calibrated with the weights.
+    _param_specs = {"n_views": Param(int, 1, 64, auto=True, help="samples of the plot the network sees"),
+                    "grouping": Param(str, auto=True, choices=GROUPINGS, help="how embeddings become clusters"),
+                    "noise_threshold": Param(float, 0, 1, auto=True, help="p(unlabelled) that makes a point noise"),
+                    "merge_threshold": Param(float, 0, 1, auto=True, help="co-membership that joins points"),
+                    "split_threshold": Param(float, 0, 1, auto=True, help="graph grouping: cut below this"),
+                    "min_cluster_share": Param(float, 0, 1, help="smaller clusters become noise"),
+                    "random_state": SEED}
 
     def __init__(self, weights=None, n_views: int | None = None, grouping: str | None = None,
                  noise_threshold: float | None = None, merge_threshold: float | None = None,
@@ -107,14 +114,10 @@ class ClusterNet(ClusterMixin, BaseEstimator):
                                     "`visclust train-clusternet`")
         return _load(path)
 
-    def _checked(self) -> dict:
-        """The numeric parameters, checked like the classical clusterers' (None = calibrated value)."""
-        return {p.name: p.check(getattr(self, p.name), "ClusterNet") for p in PARAMS}
-
     def fit(self, X, y=None):
         start = time.perf_counter()
-        params = self._checked()
-        xy = _points(X)
+        params = validate_params(self)
+        xy = check_points(X)
         model = self._model()
         n = len(xy)
         norm = display_normalize(xy)
@@ -125,7 +128,7 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         views = run_views(model, norm, n_views, self.random_state)
         points, labels, noise_p, agree_p = group_views(model.config, views, norm, params["noise_threshold"],
                                                        params["merge_threshold"], params["min_cluster_share"],
-                                                       self.grouping, params["split_threshold"])
+                                                       params["grouping"], params["split_threshold"])
         if len(points) < n:
             nearest = KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]
             labels, agree_p, noise_p = labels[nearest], agree_p[nearest], noise_p[nearest]
@@ -141,6 +144,7 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         self.noise_proba_ = noise
         self.n_clusters_ = int(labels.max() + 1) if (labels >= 0).any() else 0
         self.subsample_size_ = sub
+        self.n_features_in_ = 2
         self.runtime_ = time.perf_counter() - start
 
     def fit_predict(self, X, y=None) -> np.ndarray:
@@ -149,26 +153,3 @@ class ClusterNet(ClusterMixin, BaseEstimator):
     def predict_agreement(self, X) -> np.ndarray:
         """Predicted per-point agreement in [0, 1] (share of people agreeing with the majority)."""
         return self.fit(X).agreement_
-
-
-# Method names for ClusterNet in the CLI, the dashboard and the evaluation table: the
-# estimator parameters each stands for, and its name for people.
-VARIANTS = {"clusternet": {}, "clusternet-average": {"grouping": "average"}}
-VARIANT_NAMES = {"clusternet": "ClusterNet", "clusternet-average": "ClusterNet (average linkage)"}
-
-
-def make_method(name: str, random_state: int = 0, **params):
-    """A ClusterNet variant (``VARIANTS``) or a classical clusterer (``models.CLUSTERERS``) by
-    name, with scikit-learn's interface (``fit``, ``labels_``, ``n_clusters_``, ``runtime_``)."""
-    if name in VARIANTS:
-        allowed = set(ClusterNet().get_params()) - {"random_state"}
-        if unknown := sorted(set(params) - allowed):
-            raise InvalidScatterplot(f"ClusterNet has no parameter(s) {unknown}; it takes {sorted(allowed)}")
-        if params.get("grouping", "average") not in GROUPINGS:
-            raise InvalidScatterplot(f"unknown grouping '{params['grouping']}'; choose one of {list(GROUPINGS)}")
-        return ClusterNet.pretrained(params.pop("weights", None),
-                                     **{**VARIANTS[name], "random_state": random_state, **params})
-    from models.classical import make_clusterer
-
-    return make_clusterer(name, random_state=random_state, **params)
-
