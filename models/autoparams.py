@@ -101,6 +101,11 @@ def knee(values: np.ndarray) -> int:
     return int(np.argmax(x - y))
 
 
+def min_cluster_size_for(n: int) -> int:
+    """Smallest cluster the automatic linkage and OPTICS cuts count: 1% of points, at least 5."""
+    return max(5, n // 100)
+
+
 def min_samples_for(n: int) -> int:
     """DBSCAN/OPTICS neighbourhood size: grows with the plot so noise does not chain clusters."""
     return int(np.clip(round(np.log2(max(n, 2)) * 1.5), 5, 50))

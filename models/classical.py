@@ -198,7 +198,7 @@ class OPTICSClusterer(PlotClusterer):
         from sklearn.cluster import OPTICS
 
         min_samples = min(params["min_samples"] or auto.min_samples_for(len(xy)), len(xy))
-        size = min(params["min_cluster_size"] or max(5, len(xy) // 100), len(xy))
+        size = min(params["min_cluster_size"] or auto.min_cluster_size_for(len(xy)), len(xy))
         chosen = {"min_samples": min_samples, "min_cluster_size": size}
         if params["xi"]:
             model = OPTICS(min_samples=min_samples, xi=params["xi"], min_cluster_size=max(size, 2))
@@ -244,7 +244,7 @@ class AgglomerativeClusterer(PlotClusterer):
         tree = linkage(xy, method=self.linkage_method)
         if params["k"]:
             return fcluster(tree, params["k"], criterion="maxclust") - 1, {}
-        size = params["min_cluster_size"] or max(5, len(xy) // 100)
+        size = params["min_cluster_size"] or auto.min_cluster_size_for(len(xy))
         labels = auto.persistent_cut(tree, len(xy), size)
         return labels, {"min_cluster_size": size, "k": int(labels.max() + 1)}
 
