@@ -43,7 +43,7 @@ BASELINES = ("kmeans", "hdbscan", "dbscan", "birch")
 
 def baseline_variability(xy, method: str, n_runs: int = 5, seed: int = 0) -> float:
     """Mean pairwise (1 - AMI) of ``method`` over ``n_runs`` random hyperparameter draws."""
-    from models.classical import make_clusterer
+    from models import make_clusterer
 
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings():

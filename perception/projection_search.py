@@ -67,7 +67,7 @@ def perceived_clusters(emb, seed: int = 0) -> np.ndarray:
 
     if ClusterNet.available():
         return ClusterNet.pretrained().fit_predict(emb)
-    from models.classical import make_clusterer
+    from models import make_clusterer
 
     return make_clusterer("hdbscan", random_state=seed).fit_predict(emb)
 

@@ -10,7 +10,7 @@ from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
 from models.clusternet import (GROUPINGS, PLOT_SIZES, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss,
                                consensus, prepare, run_views)
-from perception.clusternet import ClusterNet
+from models import ClusterNet
 
 torch.set_num_threads(1)
 TINY = {"width": 0.25, "sample_size": 256}
@@ -134,7 +134,7 @@ def test_annotation_formats(tmp_path):
 @needs_weights
 def test_fine_tuning_on_human_labels_calibrates_on_held_out_human_plots(tmp_path):
     from models.train import train
-    from perception.clusternet import WEIGHTS
+    from models.clusternet_estimator import WEIGHTS
 
     folder = tmp_path / "crowd"
     folder.mkdir()
@@ -287,7 +287,7 @@ def net():
 
 @needs_weights
 def test_shipped_weights_load_safely():
-    from perception.clusternet import WEIGHTS
+    from models.clusternet_estimator import WEIGHTS
 
     blob = torch.load(WEIGHTS, weights_only=True)
     model = ClusterNetModel(blob["config"])
@@ -331,10 +331,11 @@ def test_graph_grouping_follows_concentric_rings_that_average_linkage_splits():
 
 @needs_weights
 def test_variants_name_the_groupings():
-    from perception.clusternet import VARIANT_NAMES, VARIANTS, make_method
+    from models import METHODS, PERCEPTUAL, make_clusterer
 
-    assert make_method("clusternet-average").grouping == "average" and make_method("clusternet").grouping is None
-    assert set(VARIANTS) == set(VARIANT_NAMES) == {"clusternet", "clusternet-average"}
+    assert make_clusterer("clusternet-average").grouping == "average" and make_clusterer("clusternet").grouping is None
+    assert PERCEPTUAL == ["clusternet", "clusternet-average"]
+    assert all(METHODS[name].display_name.startswith("ClusterNet") for name in PERCEPTUAL)
 
 
 @needs_weights
@@ -345,11 +346,11 @@ def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsy
     assert main(["cluster", "moons", "--method", "clusternet", "-o", str(out)]) == 0
     assert "clusternet: 2 clusters" in capsys.readouterr().out and out.exists()
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "grouping=rings"]) == 2
-    assert "unknown grouping 'rings'" in capsys.readouterr().err
+    assert "ClusterNet parameter grouping must be one of 'average', 'graph'" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "k=3"]) == 2
     assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "n_views=0"]) == 2
-    assert "ClusterNet parameter n_views must be an integer from 1 to 64, got 0" in capsys.readouterr().err
+    assert "ClusterNet parameter n_views must be an integer from 1 to 64 (or None: chosen automatically), got 0" in capsys.readouterr().err
     for bad in ("x", "1.5", "[0.5]"):
         assert main(["cluster", "moons", "--method", "clusternet", "--param", f"split_threshold={bad}"]) == 2
         assert "split_threshold must be a number from 0 to 1" in capsys.readouterr().err
@@ -418,7 +419,7 @@ def test_evaluate_command_scores_given_weights(tmp_path, wut_dir):
     import pandas as pd
 
     from app.cli import main
-    from perception.clusternet import WEIGHTS
+    from models.clusternet_estimator import WEIGHTS
 
     assert main(["evaluate", "clusternet", "--plots", "3", "--methods", "clusternet", "--weights", str(WEIGHTS),
                  "--wut", str(wut_dir), "--out", str(tmp_path)]) == 0
@@ -441,7 +442,7 @@ def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
     """A study's store is training data: real plots only, annotators flagged by checks left out."""
     from data.generate import blobs
     from data.store import AnnotationStore
-    from models.classical import make_clusterer
+    from models import make_clusterer
 
     url = f"sqlite:///{tmp_path / 'study.sqlite3'}"
     plot = blobs(60, k=2, separation=10, seed=1)
