@@ -4,8 +4,9 @@ import time
 import numpy as np
 
 from data import generate as gen
+from perception.agreement import consensus
 from perception.observers import (CURVES, DEFAULT_DISTRIBUTION, OUTLINES, ObserverParams, benchmark_agreement,
-                                  majority_labels, see_curves_whole, simulate_crowd, simulate_observer)
+                                  see_curves_whole, simulate_crowd, simulate_observer)
 
 AMI_FLOOR = 0.60  # the measured mean is 0.656 (docs/perception.md); a little headroom
 
@@ -42,7 +43,7 @@ def test_majority_recovers_clear_clusters():
     crowd = simulate_crowd(plot.xy, 20, seed=0)
     from sklearn.metrics import adjusted_mutual_info_score
 
-    assert adjusted_mutual_info_score(plot.labels, majority_labels(crowd)) > 0.9
+    assert adjusted_mutual_info_score(plot.labels, consensus(crowd)[0]) > 0.9
 
 
 def test_curves_and_rings_of_a_scene_are_seen_whole_through_crossings():

@@ -33,16 +33,20 @@ def register(sub):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
 
-    p = sub.add_parser("evaluate-clusternet", help="compare ClusterNet with every classical clusterer",
-                       description="Writes OUT/clusternet_eval.csv and .md: kappa_alpha and AMI against simulated "
-                       "crowds on held-out generated plots, AMI against the human labels0 of the wut benchmark, "
-                       "and the agreement head's correlation with observed agreement.")
+    p = sub.add_parser("evaluate-clusternet", help="score ClusterNet, clusterers and the observers on the "
+                       "development benchmark and wut",
+                       description="Scores each method on the development benchmark (perception.devbench: per "
+                       "group, AMI with the simulated crowd's majority and with the generator's components, "
+                       "clusters found against k) and on the human-labelled wut sets (the observers also "
+                       "leave-one-out). Writes OUT/clusternet_eval.csv and .md and OUT/devbench_plots.csv.")
     p.add_argument("--out", default="runs/clusternet-eval")
-    p.add_argument("--plots", type=int, default=300)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--plots", type=int, default=30, help="plots per benchmark group")
+    p.add_argument("--max-points", type=int, help="cap on points per plot (quick runs)")
+    p.add_argument("--groups", nargs="*", help="subset of benchmark groups (default: all)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/... when present)")
-    p.add_argument("--methods", nargs="*", help="subset of methods (default: the ClusterNet variants, every "
-                   "clusterer and the 'observers' reference row)")
+    p.add_argument("--methods", nargs="*", help="registry names and 'observers' (default: clusternet, hdbscan, "
+                   "observers)")
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
@@ -65,7 +69,7 @@ def register(sub):
 
 def _train(args):
     from app.cli import UserError
-    from models.train import train
+    from perception.clusternet_train import train
 
     if args.epochs < 1 or args.plots < 1:
         raise UserError("--epochs and --plots must be at least 1")
@@ -103,6 +107,8 @@ def _evaluate(args):
 
     if args.weights and not Path(args.weights).is_file():
         raise FileNotFoundError(f"weights not found: {args.weights}")
-    table = run_evaluation(args.out, n_plots=args.plots, seed=args.seed, wut_dir=args.wut, methods=args.methods,
-                           weights=args.weights)
-    print(table.to_string(index=False))
+    if args.wut and not Path(args.wut).is_dir():
+        raise FileNotFoundError(f"wut folder not found: {args.wut}")
+    table = run_evaluation(args.out, per_group=args.plots, seed=args.seed, max_points=args.max_points,
+                           wut_dir=args.wut, methods=args.methods, weights=args.weights, groups=args.groups)
+    print((Path(args.out) / "clusternet_eval.md").read_text())

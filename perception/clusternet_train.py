@@ -6,7 +6,8 @@ Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of th
 ``n_observers`` simulated people (``perception.observers.simulate_crowd``), who with
 ``continuity`` (the default) see each thin curve and ring or frame of a scene whole
 (``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
-(``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
+(``models.clusternet.prepare``) with every observer's labels and the agreement of
+``perception.agreement.consensus``, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
 Plot i of a split draws from ``np.random.SeedSequence([seed, split, i])`` (split 0 = train,
 1 = validation; evaluation uses split 2), so splits never share a random stream.
@@ -42,18 +43,19 @@ from tqdm import tqdm
 from data import InvalidScatterplot, display_normalize
 from data.generate import random_plot, random_scene
 
-from .clusternet_estimator import load_weights
-from .clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views,
-                         pool_views, prepare, run_views)
+from models.annotated import load_annotations
+from models.clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, group_pooled, group_views,
+                               pool_views, prepare, run_views)
+from models.clusternet_estimator import WEIGHTS, load_weights
+
+from .agreement import consensus
+from .observers import see_curves_whole, simulate_crowd
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def crowd_labels(xy: np.ndarray, seed: int, n_observers: int = 20) -> np.ndarray:
     """Simulated observers' labelings (m, n) of a plot; the default label source."""
-    from perception.observers import simulate_crowd
-
     return simulate_crowd(xy, n_observers=n_observers, seed=seed)
 
 
@@ -61,8 +63,6 @@ def plot_labels(plot, seed: int, label_source: Callable[[np.ndarray, int], np.nd
                 continuity: bool = False) -> np.ndarray:
     """Labellers' labelings (m, n) of a generated plot; with ``continuity``, a scene's thin
     curves and outlines are seen whole (``perception.observers.see_curves_whole``)."""
-    from perception.observers import see_curves_whole
-
     labelings = label_source(plot.xy, seed)
     return see_curves_whole(labelings, plot) if continuity else labelings
 
@@ -139,6 +139,11 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
     np.savez_compressed(tmp, **arrays)
     tmp.rename(path)
     return arrays
+
+
+def encode_annotations(plots: list, size: int, seed: int = 0) -> dict:
+    """Human-labelled plots (``models.annotated.load_annotations``) as stacked training arrays."""
+    return stack([encode_plot(p.xy, p.labelings, size, seed + i) for i, p in enumerate(plots)])
 
 
 def concat(a: dict, b: dict) -> dict:
@@ -288,8 +293,8 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     # A resumed run rebuilds the network it saved, whatever config or start weights it began from.
     model = ClusterNetModel(ckpt["config"] if ckpt else config)
     start_weights = None
-    if annotations and ckpt is None and (ASSETS / "clusternet.pt").exists():
-        start_weights = ASSETS / "clusternet.pt"
+    if annotations and ckpt is None and WEIGHTS.exists():
+        start_weights = WEIGHTS
         model = load_weights(start_weights)
     size = int(model.config["sample_size"])
     cache = out / "data"
@@ -297,8 +302,6 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, **recipe)
     val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, **recipe)
     if annotations:
-        from .annotated import encode_annotations, load_annotations
-
         human_plots = annotations if isinstance(annotations, list) else load_annotations(annotations)
         if not human_plots:
             raise InvalidScatterplot(f"no labelled plots found in {annotations}")
