@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 import sys
 
-from data import InvalidScatterplot
+from data import InvalidParameter, InvalidScatterplot
 
 from app import commands
 from app.errors import UserError
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.run(args)
-    except (InvalidScatterplot, UserError, FileNotFoundError, PermissionError) as exc:
+    except (InvalidScatterplot, InvalidParameter, UserError, FileNotFoundError, PermissionError) as exc:
         print(f"visclust: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

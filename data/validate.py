@@ -59,18 +59,26 @@ def check_points(X, min_points: int = 1) -> np.ndarray:
     X = getattr(X, "xy", X)
     if hasattr(X, "to_numpy"):
         X = X.to_numpy()
+    if hasattr(X, "toarray"):
+        raise InvalidScatterplot("sparse input is not supported: pass a dense array of points")
+    if np.iscomplexobj(X):
+        raise InvalidScatterplot("Complex data not supported: coordinates must be real numbers")
     try:
         xy = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidScatterplot(f"the coordinates are not numbers ({exc})") from None
-    if xy.ndim != 2 or xy.shape[1] != 2:
-        features = xy.shape[1] if xy.ndim == 2 else "no"
-        raise InvalidScatterplot(f"expected points with 2 coordinates (x, y), got {features} feature(s): "
-                                 f"array of shape {xy.shape}")
+    if xy.ndim != 2:
+        raise InvalidScatterplot(f"expected a 2-D array of points of shape (n, 2), got shape {xy.shape}")
+    if xy.shape[1] == 0:
+        raise InvalidScatterplot(f"0 feature(s) (shape={xy.shape}) while a minimum of 2 is required: "
+                                 "a scatterplot needs x and y")
     if len(xy) < max(min_points, 1):
         raise InvalidScatterplot(f"a scatterplot needs at least {max(min_points, 1)} point(s), got {len(xy)}")
     bad = int((~np.isfinite(xy).all(axis=1)).sum())
     if bad:
         raise InvalidScatterplot(f"{bad} point(s) have NaN or infinite coordinates; drop or fill them first "
                                  "(data.load drops and counts them)")
+    if xy.shape[1] != 2:
+        raise InvalidScatterplot(f"expected points with 2 coordinates (x, y), got {xy.shape[1]} feature(s): "
+                                 f"array of shape {xy.shape}")
     return np.ascontiguousarray(xy)

@@ -53,6 +53,17 @@ def _search(score, top: int, low: int = 2) -> int:
     return max(values, key=values.get)
 
 
+MEANSHIFT_QUANTILES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
+
+
+def silhouette(xy: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
+    """Silhouette of a labelling on at most SAMPLE points; -1 where it is undefined."""
+    n_labels = len(np.unique(labels))
+    if not 1 < n_labels < len(xy):
+        return -1.0
+    return float(silhouette_score(xy, labels, sample_size=min(len(xy), SAMPLE), random_state=seed))
+
+
 def k_by_silhouette(xy: np.ndarray, seed: int = 0, max_k: int = MAX_K) -> int:
     """k in 2..k_range with the best silhouette of k-means on a subsample."""
     sample = xy[subsample(xy, SAMPLE, seed)]
@@ -61,8 +72,7 @@ def k_by_silhouette(xy: np.ndarray, seed: int = 0, max_k: int = MAX_K) -> int:
         return 1
 
     def score(k):
-        labels = KMeans(k, n_init=1, random_state=seed).fit_predict(sample)
-        return silhouette_score(sample, labels) if len(np.unique(labels)) > 1 else -1.0
+        return silhouette(sample, KMeans(k, n_init=1, random_state=seed).fit_predict(sample), seed)
     return _search(score, top)
 
 
@@ -147,3 +157,37 @@ def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K) 
     labels = fcluster(tree, cut_height, criterion="distance") - 1
     counts = np.bincount(labels)
     return np.where(counts[labels] >= min_size, labels, -1)
+
+
+def persistent_reachability_cut(optics, min_size: int, max_k: int = MAX_K, steps: int = 80) -> np.ndarray:
+    """Labels from a fitted OPTICS at the reachability threshold whose count of sizeable
+    clusters holds over the widest range of log threshold (as ``persistent_cut`` does for a
+    linkage tree); clusters under ``min_size`` points are noise."""
+    from sklearn.cluster import cluster_optics_dbscan
+
+    reach = optics.reachability_[np.isfinite(optics.reachability_)]
+    if len(reach) < 2 or reach.max() <= 0:
+        return np.zeros(len(optics.ordering_), dtype=np.int64)
+    low = max(float(np.quantile(reach, 0.01)), 1e-12)
+    eps_grid = np.geomspace(low, float(reach.max()), steps)
+
+    def cut(eps):
+        labels = cluster_optics_dbscan(reachability=optics.reachability_, core_distances=optics.core_distances_,
+                                       ordering=optics.ordering_, eps=eps)
+        sizes = np.bincount(labels + 1)[labels + 1]  # each point's cluster size (noise apart)
+        keep = (labels >= 0) & (sizes >= min_size)
+        return np.where(keep, labels, -1), len(np.unique(labels[keep]))
+    counts = [cut(eps)[1] for eps in eps_grid]
+    step = np.log(eps_grid[1] / eps_grid[0])
+    best, best_life, i = None, np.log(1.5), 0
+    while i < steps:
+        j = i
+        while j + 1 < steps and counts[j + 1] == counts[i]:
+            j += 1
+        life = (j - i + 1) * step
+        if 2 <= counts[i] <= max_k and life > best_life:
+            best, best_life = eps_grid[(i + j) // 2], life
+        i = j + 1
+    if best is None:
+        return np.zeros(len(optics.ordering_), dtype=np.int64)
+    return cut(best)[0]

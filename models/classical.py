@@ -175,17 +175,22 @@ class HDBSCANClusterer(PlotClusterer):
 
 
 class OPTICSClusterer(PlotClusterer):
-    """OPTICS with xi-steep cluster extraction; min_samples grows with log n."""
+    """OPTICS (Ankerst et al. 1999). Clusters are read off the reachability plot with the xi
+    method when ``xi`` is given, else at the reachability threshold whose count of clusters
+    of at least ``min_cluster_size`` points is most persistent (the xi method splits plain
+    blobs into their density bumps); min_samples grows with log n."""
 
     display_name = "OPTICS"
     marks_noise = True
     _param_specs = {"min_samples": Param(int, 2, 5000, auto=True, help="points per neighbourhood "
                                          "(blank: grows with the plot)"),
-                    "xi": Param(float, 0.001, 0.5, help="steepness that ends a cluster"),
-                    "min_cluster_size": Param(float, 0.0005, 0.5, help="smallest cluster as a share of points"),
+                    "xi": Param(float, 0.001, 0.5, auto=True, help="steepness that ends a cluster "
+                                "(blank: most persistent reachability cut)"),
+                    "min_cluster_size": Param(int, 2, 100_000, auto=True, help="smallest cluster "
+                                              "(blank: 1% of points, at least 5)"),
                     "max_points": _cap(20_000), "random_state": SEED}
 
-    def __init__(self, min_samples=None, xi=0.05, min_cluster_size=0.005, max_points=20_000, random_state=0):
+    def __init__(self, min_samples=None, xi=None, min_cluster_size=None, max_points=20_000, random_state=0):
         self.min_samples, self.xi, self.min_cluster_size = min_samples, xi, min_cluster_size
         self.max_points, self.random_state = max_points, random_state
 
@@ -193,9 +198,13 @@ class OPTICSClusterer(PlotClusterer):
         from sklearn.cluster import OPTICS
 
         min_samples = min(params["min_samples"] or auto.min_samples_for(len(xy)), len(xy))
-        size = max(params["min_cluster_size"], 2 / len(xy))
-        model = OPTICS(min_samples=min_samples, xi=params["xi"], min_cluster_size=size)
-        return model.fit_predict(xy), {"min_samples": min_samples}
+        size = min(params["min_cluster_size"] or max(5, len(xy) // 100), len(xy))
+        chosen = {"min_samples": min_samples, "min_cluster_size": size}
+        if params["xi"]:
+            model = OPTICS(min_samples=min_samples, xi=params["xi"], min_cluster_size=max(size, 2))
+            return model.fit_predict(xy), chosen
+        model = OPTICS(min_samples=min_samples, cluster_method="dbscan", eps=np.inf).fit(xy)
+        return auto.persistent_reachability_cut(model, size), chosen
 
 
 class GaussianMixtureClusterer(PlotClusterer):
@@ -286,22 +295,37 @@ class SpectralClusterer(PlotClusterer):
 
 
 class MeanShiftClusterer(PlotClusterer):
-    """Mean shift with a flat kernel; bandwidth from the nearest-neighbour distances."""
+    """Mean shift with a flat kernel; without a bandwidth, the neighbourhood share (quantile)
+    whose clustering has the best silhouette."""
 
     display_name = "Mean shift"
     _param_specs = {"bandwidth": Param(float, 1e-9, 1.0, auto=True, help="kernel bandwidth in plot units "
                                        "(blank: estimated)"),
-                    "max_points": _cap(20_000), "random_state": SEED}
+                    "max_points": _cap(5000), "random_state": SEED}
 
-    def __init__(self, bandwidth=None, max_points=20_000, random_state=0):
+    def __init__(self, bandwidth=None, max_points=5000, random_state=0):
         self.bandwidth, self.max_points, self.random_state = bandwidth, max_points, random_state
 
     def _cluster(self, xy, params):
         from sklearn.cluster import MeanShift, estimate_bandwidth
 
-        bw = params["bandwidth"] or estimate_bandwidth(xy, quantile=0.05, n_samples=2000,
-                                                       random_state=params["random_state"])
-        return MeanShift(bandwidth=max(bw, 1e-6), bin_seeding=True).fit_predict(xy), {"bandwidth": bw}
+        def run(bw):
+            # min_bin_freq: a seed needs a few points, or every stray point becomes a mode.
+            return MeanShift(bandwidth=max(bw, 1e-6), bin_seeding=True, min_bin_freq=3).fit_predict(xy)
+        if params["bandwidth"]:
+            return run(params["bandwidth"]), {}
+        best = None
+        for quantile in auto.MEANSHIFT_QUANTILES:
+            if quantile * len(xy) < 5:
+                continue
+            bw = estimate_bandwidth(xy, quantile=quantile, n_samples=2000, random_state=params["random_state"])
+            labels = run(bw)
+            score = auto.silhouette(xy, labels, params["random_state"])
+            if best is None or score > best[0]:
+                best = (score, bw, labels)
+        if best is None:
+            return np.zeros(len(xy), dtype=np.int64), {}
+        return best[2], {"bandwidth": best[1]}
 
 
 class BirchClusterer(PlotClusterer):

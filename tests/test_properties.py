@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 import data
 from data import InvalidScatterplot
-from models import CLUSTERERS, make_clusterer
+from models import CLASSICAL, make_clusterer
 from perception import CLAMS, ClusterNet
 
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,7 +87,7 @@ def test_any_bytes_give_a_plot_or_a_message(raw, fmt):
     assert np.isfinite(plot.xy).all()
 
 
-@pytest.mark.parametrize("name", sorted(CLUSTERERS))
+@pytest.mark.parametrize("name", CLASSICAL)
 @SETTINGS
 @given(xy=structured())
 def test_every_clusterer_on_any_input(name, xy):
