@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import row, timed  # noqa: E402
 from data.generate import blobs  # noqa: E402
-from models.classical import make_clusterer  # noqa: E402
+from models import make_clusterer  # noqa: E402
 from models import ClusterNet  # noqa: E402
 
 

@@ -349,7 +349,7 @@ def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsy
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "k=3"]) == 2
     assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "n_views=0"]) == 2
-    assert "ClusterNet parameter n_views must be an integer from 1 to 64, got 0" in capsys.readouterr().err
+    assert "ClusterNet parameter n_views must be an integer from 1 to 64" in capsys.readouterr().err
     for bad in ("x", "1.5", "[0.5]"):
         assert main(["cluster", "moons", "--method", "clusternet", "--param", f"split_threshold={bad}"]) == 2
         assert "split_threshold must be a number from 0 to 1" in capsys.readouterr().err
@@ -446,7 +446,7 @@ def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
     """A study's store is training data: real plots only, annotators flagged by checks left out."""
     from data.generate import blobs
     from data.store import AnnotationStore
-    from models.classical import make_clusterer
+    from models import make_clusterer
 
     url = f"sqlite:///{tmp_path / 'study.sqlite3'}"
     plot = blobs(60, k=2, separation=10, seed=1)
