@@ -5,7 +5,8 @@ stand-in (docs/perception.md). The model follows Quadri & Rosen (TVCG 2021): peo
 clusters as the modes of the plot's visual density, a kernel density at a perceptual
 bandwidth relative to the displayed extent; two modes are seen as one when the dip
 between them is shallow (topological persistence below a threshold). On top of that an
-observer ignores clusters holding less than a minimum share of the points and leaves
+observer ignores clusters holding less than a minimum share of the largest cluster's points
+(a share of the whole plot would hide every cluster of a plot of 50 equal blobs) and leaves
 points in sparse tails unlabelled, as annotators who lasso clusters do (CLAMS' study,
 Jeon et al. VIS 2023). Each observer draws bandwidth, merge threshold, minimum share and
 sparse level from ``ObserverDistribution``, which is what makes simulated people disagree.
@@ -37,7 +38,7 @@ class ObserverParams:
 
     bandwidth: float  # Gaussian kernel sigma of the perceived density
     merge_threshold: float  # modes merge when (peak - saddle) / peak is below this
-    min_share: float  # clusters with fewer points than this share are ignored (-1)
+    min_share: float  # clusters with fewer points than this share of the largest one are ignored (-1)
     sparse_level: float  # points below this fraction of their cluster's peak stay unlabelled
 
 
@@ -151,7 +152,8 @@ def _label(hist: np.ndarray, cell: np.ndarray, params: ObserverParams) -> np.nda
     seen = point_root >= 0
     seen &= point_density >= params.sparse_level * peak[np.maximum(point_root, 0)]
     ids, inverse, counts = np.unique(point_root[seen], return_inverse=True, return_counts=True)
-    big = counts >= params.min_share * len(cell)
+    # small relative to the most salient cluster, not to the plot: 50 equal blobs are 50 clusters
+    big = counts >= params.min_share * (counts.max() if len(counts) else 0)
     # number the kept clusters 0..k-1, largest first, so labelings read alike across observers
     rank = np.full(len(ids), -1, np.int64)
     order = np.argsort(-counts, kind="stable")

@@ -77,3 +77,10 @@ def test_majority_agrees_with_human_labelings(wut_dir):
     assert len(table) >= 15
     assert table["ami"].mean() > AMI_FLOOR
 
+
+
+def test_many_equal_blobs_are_each_a_cluster():
+    """min_share is a share of the largest cluster: 50 blobs of 2 % each are not ignored."""
+    plot = gen.blobs(5000, k=50, separation=9, seed=0)
+    majority = consensus(simulate_crowd(plot.xy, 20, seed=0))[0]
+    assert len(np.unique(majority[majority >= 0])) == 50
