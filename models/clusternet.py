@@ -162,13 +162,17 @@ class View:
     agreement: np.ndarray
 
 
+def view_seeds(n_views: int, seed: int = 0) -> list[int]:
+    """The sampling seed of each view: ``seed`` for view 0, one derived from it for the others."""
+    return [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, n_views)]
+
+
 def run_views(model: ClusterNetModel, xy_norm: np.ndarray, n_views: int = 1, seed: int = 0) -> list[View]:
     """The network, in one batch, on ``n_views`` samples of a displayed plot: view 0 is the
     sample of ``seed``; view r > 0 a sample of its own seed, transformed by symmetry r mod 8."""
     size, k = int(model.config["sample_size"]), int(model.config["density_k"])
     order = np.lexsort((xy_norm[:, 1], xy_norm[:, 0]))
-    seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, n_views)]
-    prepared = [prepare(xy_norm, size, s, k, order) for s in seeds]
+    prepared = [prepare(xy_norm, size, s, k, order) for s in view_seeds(n_views, seed)]
     pts = np.stack([p[1] @ SYMMETRIES[r % len(SYMMETRIES)].T for r, p in enumerate(prepared)])
     feat = np.stack([p[2] for p in prepared])
     with torch.no_grad():
@@ -233,13 +237,13 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     where predicted co-membership exp(-d^2) reaches ``merge_threshold``.
 
     Without ``xy``: average linkage of the embeddings (mean co-membership of two groups);
-    clusters under ``min_cluster_share`` of the points become noise.
+    clusters under ``min_cluster_share`` of the largest cluster's points become noise.
     With ``xy``: connected components of the ``n_neighbors`` nearest-neighbour graph, keeping
     edges that reach the threshold and whose ends share at least ``min_shared`` neighbours
     (Jarvis-Patrick), so long or curved shapes join through local links however far their
     ends drift apart in the embedding, while a stray link across a gap does not chain two
     shapes; with ``split_threshold`` > 0 components are also cut where average linkage of view
-    0 parts groups below it. Components under ``min_cluster_share`` join their nearest large component (the
+    0 parts groups below it. Components under ``min_cluster_share`` of the largest one join their nearest large component (the
     sparse tail of a blob is part of it; the noise head decides what is noise).
     In graph mode ``emb`` may hold several views (views, n, d), each point's embedding in each
     view taken from the sampled point ``owner`` (views, n) stands for; an edge's co-membership
@@ -269,7 +273,8 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
             sub = _split_components(sub, _memo(memo, "owner_tree", lambda: _owner_tree(views[0, keep], owner[0, keep])),
                                     split_threshold)
     sizes = np.bincount(sub)
-    small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * n)))
+    # small against the largest cluster, not the plot: 100 equal blobs hold 1 % each
+    small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * sizes.max())))
     if small.all():  # a few points in no clear group: one cluster rather than all noise
         sub[:] = 0
     elif small.any() and xy is not None:

@@ -14,12 +14,11 @@ recipe was chosen on wut in earlier sessions and cannot be redone without retrai
 wut figure is not blind either (``WUT_CHOICES`` says so in the table); its inference settings
 are chosen on generated plots.
 
-A method's per-plot rows are cached under ``out_dir/cache`` (a ClusterNet's under its weights'
-content hash); the crowd majorities under ``out_dir/references``.
+The crowd majorities are cached under ``out_dir/references`` (every method is scored afresh,
+so a changed grouping or clusterer is never read from a stale file).
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_mutual_info_score
+from sklearn.neighbors import KDTree
 
 from . import devbench
 from .agreement import consensus
@@ -35,6 +35,7 @@ from .observers import ObserverDistribution, simulate_crowd
 N_OBSERVERS = 20
 REFERENCE = "observers"  # the simulated observers' own majority, a reference row
 LOO_REFERENCE = "observers-loo"  # the same, its medians chosen leave-one-out on wut
+GROUPING_ONLY = "grouping-only"  # ClusterNet's grouping without the network (ablation)
 OBSERVER_SEED = 987_654  # another crowd than devbench's reference crowd
 WUT_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "clustering-benchmarks" / "wut"
 DEFAULT_METHODS = ("clusternet", "hdbscan", REFERENCE)
@@ -72,12 +73,50 @@ class ObserverMajority:
         return self
 
 
+class GroupingOnly:
+    """Ablation row ``grouping-only``: ClusterNet's inference (the same samples, views and
+    grouping settings as ``models.ClusterNet``) with the network's outputs replaced by its
+    spatial part alone: embedding = learned scale x displayed coordinates, p(noise) = 0. What
+    ClusterNet scores above this row is what the network adds over the grouping step."""
+
+    def __init__(self, weights=None, min_cluster_share: float | None = None):
+        self.weights, self.min_cluster_share = weights, min_cluster_share
+
+    def fit(self, xy):
+        from data import check_points, display_normalize
+        from models import ClusterNet
+        from models.clusternet import View, group_views, sample_points, view_seeds
+
+        start = time.perf_counter()
+        net = ClusterNet(weights=self.weights)
+        share = net.min_cluster_share if self.min_cluster_share is None else self.min_cluster_share
+        model = net._model()
+        norm = display_normalize(check_points(xy))
+        if len(norm) < 3 or np.ptp(norm, axis=0).max() == 0:
+            self.labels_ = np.zeros(len(norm), np.int64)
+            return self
+        scale = float(model.log_spatial.detach().exp())
+        d = int(model.config["embed_dim"])
+        views = []
+        for seed in view_seeds(int(model.config.get("n_views", 1)), net.random_state):
+            idx = np.unique(sample_points(norm, int(model.config["sample_size"]), seed))  # as run_views
+            emb = np.pad(norm[idx] * scale, ((0, 0), (0, d - 2)))
+            views.append(View(idx, emb, np.zeros(len(idx)), np.ones(len(idx))))
+        points, labels, _, _ = group_views(model.config, views, norm, min_cluster_share=share)
+        nearest = KDTree(norm[points]).query(norm, k=1, return_distance=False)[:, 0]
+        self.labels_ = labels[nearest]
+        self.runtime_ = time.perf_counter() - start
+        return self
+
+
 def estimator_factory(method: str, weights=None):
-    """A callable returning a fresh estimator for a registry name or the reference row."""
+    """A callable returning a fresh estimator for a registry name or a reference row."""
     from models import get_method
 
     if method == REFERENCE:
         return ObserverMajority
+    if method == GROUPING_ONLY:
+        return lambda: GroupingOnly(weights)
     entry = get_method(method)
     return (lambda: entry.make(weights=weights)) if entry.perceptual else entry.make
 
@@ -108,15 +147,6 @@ def loo_observers(wut_dir, grid: dict = MEDIAN_GRID) -> dict[str, float]:
     return out
 
 
-def _tag(method: str, weights) -> str:
-    from models import PERCEPTUAL
-    from models.clusternet_estimator import WEIGHTS
-
-    if method not in PERCEPTUAL:
-        return "default"
-    return hashlib.sha256(Path(weights or WEIGHTS).read_bytes()).hexdigest()[:12]
-
-
 def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int | None = None, wut_dir=None,
                    methods=None, weights=None, groups=None, progress: bool = False) -> pd.DataFrame:
     """Score ``methods`` (registry names and ``observers``; default ``DEFAULT_METHODS``) on the
@@ -129,22 +159,16 @@ def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int 
     from models import CLASSICAL, PERCEPTUAL
 
     out = Path(out_dir)
-    (out / "cache").mkdir(parents=True, exist_ok=True)
-    known = PERCEPTUAL + CLASSICAL + [REFERENCE]
+    out.mkdir(parents=True, exist_ok=True)
+    known = PERCEPTUAL + CLASSICAL + [REFERENCE, GROUPING_ONLY]
     methods = list(methods or DEFAULT_METHODS)
     if unknown := sorted(set(methods) - set(known)):
         raise InvalidScatterplot(f"unknown method(s) {unknown}; choose from {known}")
     wut_dir = Path(wut_dir) if wut_dir else (WUT_DEFAULT if WUT_DEFAULT.is_dir() else None)
     per_plot, tables = [], []
     for method in methods:
-        key = f"{method}-{_tag(method, weights)}-s{seed}-g{per_group}-m{max_points}-{'-'.join(groups or ['all'])}"
-        path = out / "cache" / f"{key}.csv"
-        if path.exists():
-            df = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        else:
-            df = devbench.score(estimator_factory(method, weights), seed, per_group, max_points, groups,
-                                cache_dir=out / "references", progress=progress)
-            df.to_csv(path, index=False)
+        df = devbench.score(estimator_factory(method, weights), seed, per_group, max_points, groups,
+                            cache_dir=out / "references", progress=progress)
         per_plot.append(df.assign(method=method))
         tables.append(devbench.summary(df).assign(method=method))
     if wut_dir:

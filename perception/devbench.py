@@ -192,11 +192,19 @@ def references(plot, cache_dir=None, n_observers: int = N_OBSERVERS, seed: int =
 
 def ami_noise_excluded(labels: np.ndarray, reference: np.ndarray) -> float:
     """AMI of ``labels`` with ``reference`` on the points the reference puts in a cluster; when
-    it puts fewer than two there (all noise), on every point with noise as one class."""
+    it puts fewer than two there (all noise), on every point with noise as one class.
+
+    AMI with a reference of one class is 0 for anything but that one class (its expected and
+    observed mutual information are both 0), so one split-off point would score like chaos:
+    against one cluster the score is the share of its points in the labeling's largest cluster."""
     keep = reference >= 0
     if keep.sum() < 2:
         keep = np.ones(len(reference), bool)
-    return float(adjusted_mutual_info_score(reference[keep], labels[keep]))
+    ref, lab = reference[keep], labels[keep]
+    if len(np.unique(ref)) == 1 and ref[0] >= 0:
+        clustered = lab[lab >= 0]
+        return float(np.bincount(clustered).max() / len(lab)) if len(clustered) else 0.0
+    return float(adjusted_mutual_info_score(ref, lab))
 
 
 def n_clusters(labels: np.ndarray) -> int:

@@ -314,6 +314,14 @@ def test_separated_blobs_are_separate_clusters(net):
 
 
 @needs_weights
+@pytest.mark.parametrize("k", [2, 20, 60])
+def test_well_separated_blobs_come_out_as_k_clusters(net, k):
+    plot = blobs(150 * k, k=k, separation=9, seed=k)
+    labels = net.fit_predict(plot.xy)
+    assert net.n_clusters_ == k and ami(plot.labels, labels) > 0.9
+
+
+@needs_weights
 def test_single_gaussian_is_one_cluster(net):
     xy = np.random.default_rng(0).normal(size=(800, 2))
     labels = net.fit_predict(xy)
@@ -371,6 +379,16 @@ def test_large_plot_is_subsampled_and_propagated(net):
     # the grouped points are the union of the views' samples of 1024
     assert 1024 <= net.subsample_size_ <= 1024 * net._model().config["n_views"] and len(labels) == 20000
     assert ami(plot.labels, labels) > 0.9
+
+
+@needs_weights
+def test_200k_point_plot_runs_in_seconds(net):
+    import time
+
+    plot = blobs(200_000, k=6, separation=6, seed=5)
+    start = time.perf_counter()
+    labels = net.fit_predict(plot.xy)
+    assert time.perf_counter() - start < 60 and net.n_clusters_ == 6 and ami(plot.labels, labels) > 0.9
 
 
 @needs_weights

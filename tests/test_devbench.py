@@ -60,3 +60,12 @@ def test_score_and_summary_per_group(tmp_path):
     failed = devbench.score(lambda: type("B", (), {"fit": lambda self, xy: broken()})(), per_group=1,
                             max_points=1500, groups=["single"], cache_dir=tmp_path, n_observers=5)
     assert failed.error[0] == "RuntimeError: no" and np.isnan(failed.ami_majority[0])
+
+
+def test_one_cluster_reference_scores_the_share_in_the_largest_cluster():
+    one = np.zeros(10, np.int64)
+    assert devbench.ami_noise_excluded(one, one) == 1
+    assert devbench.ami_noise_excluded(np.r_[np.zeros(9, np.int64), 1], one) == 0.9
+    assert devbench.ami_noise_excluded(np.full(10, -1), one) == 0
+    two = np.r_[np.zeros(5, np.int64), np.ones(5, np.int64)]
+    assert devbench.ami_noise_excluded(two, two) == 1 and devbench.ami_noise_excluded(one, two) == 0
