@@ -483,3 +483,16 @@ def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
     (trained_on,) = load_annotations(url)
     assert trained_on.labels.shape == (1, 60)  # the careful annotator's labelling of the real plot
     assert len(np.unique(trained_on.labels)) == 2
+
+
+def test_many_blob_share_replaces_plots_and_leaves_the_others_alone():
+    from perception.clusternet_train import TRAIN, generated_plots
+
+    plain = list(generated_plots(6, 0, TRAIN, scene_share=0.35))
+    mixed = list(generated_plots(6, 0, TRAIN, scene_share=0.35, many_share=0.5))
+    replaced = [m.meta["generator"] == "blobs" and m.meta["params"]["k"] >= 10 and not np.array_equal(m.xy, p.xy)
+                for p, m in zip(plain, mixed)]
+    assert any(replaced) and not all(replaced)
+    for p, m, r in zip(plain, mixed, replaced):
+        assert r or np.array_equal(p.xy, m.xy)
+        assert len(m) <= PLOT_SIZES[1]

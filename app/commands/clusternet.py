@@ -21,6 +21,8 @@ def register(sub):
     p.add_argument("--size-share", type=float, default=0.5,
                    help="share of generated plots with 100 to 30,000 points (log-uniform) instead of the "
                    "generators' usual 300 to 5,000")
+    p.add_argument("--many-share", type=float, default=0.0,
+                   help="share of generated plots replaced by 10-100 compact blobs (0 = the shipped recipe)")
     p.add_argument("--no-continuity", action="store_true",
                    help="label the scenes' thin curves, rings and frames by the density observers alone, "
                    "as networks before 2026-11-27 were trained (default: each is seen whole)")
@@ -73,7 +75,8 @@ def _train(args):
 
     if args.epochs < 1 or args.plots < 1:
         raise UserError("--epochs and --plots must be at least 1")
-    for flag, share in (("--scene-share", args.scene_share), ("--size-share", args.size_share)):
+    for flag, share in (("--scene-share", args.scene_share), ("--size-share", args.size_share),
+                        ("--many-share", args.many_share)):
         if not 0 <= share <= 1:
             raise UserError(f"{flag} must be between 0 and 1")
     if args.annotations and "://" not in args.annotations and not Path(args.annotations).exists():
@@ -81,7 +84,7 @@ def _train(args):
     result = train(out=args.out, epochs=args.epochs, n_plots=args.plots, n_val=args.val_plots, seed=args.seed,
                    batch_size=args.batch_size, lr=args.lr, annotations=args.annotations, resume=args.resume,
                    threads=args.threads, progress=not args.no_progress, scene_share=args.scene_share,
-                   size_share=args.size_share, continuity=not args.no_continuity)
+                   size_share=args.size_share, continuity=not args.no_continuity, many_share=args.many_share)
     last = result["history"][-1] if result["history"] else {}
     print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
 
