@@ -363,11 +363,11 @@ class CompareState(param.Parameterized):
     def labelings(self) -> dict[str, np.ndarray]:
         """All labelings to compare: the methods', the stored annotators' majority, then the
         plot's reference labelings."""
-        from perception.observers import majority_labels
+        from perception.agreement import consensus
 
         out = {METHOD_NAMES[m]: r.labels for m, r in self.results.items()}
         if self.humans is not None and self.for_dataset == self.app.loaded:
-            out[f"people (majority of {len(self.humans)})"] = majority_labels(self.humans)
+            out[f"people (majority of {len(self.humans)})"] = consensus(self.humans)[0]
         plot = self.app.plot
         if plot is not None and plot.labels is not None and self.for_dataset == self.app.loaded:
             refs = plot.labelings

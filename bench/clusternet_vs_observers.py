@@ -23,14 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data.generate import blobs, shapes  # noqa: E402
 from models import ClusterNet  # noqa: E402
 from perception.clusternet_eval import mean_ami  # noqa: E402
-from perception.observers import majority_labels, simulate_crowd  # noqa: E402
+from perception.agreement import consensus
+from perception.observers import simulate_crowd  # noqa: E402
 
 
 @functools.cache
 def _blob_plot(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A blob plot and its observers' majority, made once for every weights file compared."""
     xy = blobs(n, k=k, separation=4, noise=0.05, seed=seed).xy
-    return xy, majority_labels(simulate_crowd(xy, seed=seed))
+    return xy, consensus(simulate_crowd(xy, seed=seed))[0]
 
 
 @functools.cache
@@ -38,7 +39,7 @@ def _ring_plot(seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """A two-ring plot, its true rings and the observers' majority's AMI with them (made once)."""
     plot = shapes("rings", 1500, noise=0.02, seed=seed)
     truth = plot.reference_labels
-    return plot.xy, truth, ami(truth, majority_labels(simulate_crowd(plot.xy, seed=seed)))
+    return plot.xy, truth, ami(truth, consensus(simulate_crowd(plot.xy, seed=seed))[0])
 
 
 def blob_scores(net: ClusterNet, sizes=(2000, 10000, 30000)) -> dict[int, float]:

@@ -118,9 +118,3 @@ def _plot(xy, labels, name) -> Scatterplot | None:
         return None
     return Scatterplot(xy, labels=labels, name=str(name), meta={"source": "annotations"})
 
-
-def encode_annotations(plots: list[Scatterplot], size: int, seed: int = 0) -> dict:
-    """Human-labelled plots (``load_annotations``) as stacked training arrays (see ``models.train.encode_plot``)."""
-    from .train import encode_plot, stack
-
-    return stack([encode_plot(p.xy, p.labelings, size, seed + i) for i, p in enumerate(plots)])

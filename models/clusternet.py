@@ -32,11 +32,8 @@ Design (after Hartwig et al.'s ClusterNet, whose exact head and loss are not pub
   (A discriminative pull/push loss needs one hard labeling per plot; with many disagreeing
   observers it would have to be averaged over observers and has two margins to tune.)
 - Noise head target: share of observers leaving the point unlabelled.
-- Agreement head target (``consensus``): each observer's cluster ids are aligned to a reference
-  observer (the one with the highest mean adjusted Rand index to the others) by Hungarian
-  matching of the contingency table (noise stays noise; unmatched clusters stay distinct);
-  the point's majority label is the most common aligned label (noise is a vote), and its
-  agreement is the share of observers whose aligned label equals that majority.
+- Agreement head target: the per-point agreement of ``perception.agreement.consensus``
+  (computed by the training code in ``perception.clusternet_train``).
 """
 from __future__ import annotations
 
@@ -45,7 +42,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
@@ -166,13 +162,17 @@ class View:
     agreement: np.ndarray
 
 
+def view_seeds(n_views: int, seed: int = 0) -> list[int]:
+    """The sampling seed of each view: ``seed`` for view 0, one derived from it for the others."""
+    return [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, n_views)]
+
+
 def run_views(model: ClusterNetModel, xy_norm: np.ndarray, n_views: int = 1, seed: int = 0) -> list[View]:
     """The network, in one batch, on ``n_views`` samples of a displayed plot: view 0 is the
     sample of ``seed``; view r > 0 a sample of its own seed, transformed by symmetry r mod 8."""
     size, k = int(model.config["sample_size"]), int(model.config["density_k"])
     order = np.lexsort((xy_norm[:, 1], xy_norm[:, 0]))
-    seeds = [seed] + [int(np.random.SeedSequence([seed, r]).generate_state(1)[0]) for r in range(1, n_views)]
-    prepared = [prepare(xy_norm, size, s, k, order) for s in seeds]
+    prepared = [prepare(xy_norm, size, s, k, order) for s in view_seeds(n_views, seed)]
     pts = np.stack([p[1] @ SYMMETRIES[r % len(SYMMETRIES)].T for r, p in enumerate(prepared)])
     feat = np.stack([p[2] for p in prepared])
     with torch.no_grad():
@@ -184,60 +184,6 @@ def run_views(model: ClusterNetModel, xy_norm: np.ndarray, n_views: int = 1, see
                           torch.sigmoid(noise[r, first]).numpy().astype(np.float64),
                           torch.sigmoid(agree[r, first]).numpy().astype(np.float64)))
     return views
-
-
-# --- targets from several observers ---------------------------------------------------------
-
-def _ari(a: np.ndarray, b: np.ndarray) -> float:
-    """Adjusted Rand index of two codings 0..k-1 (sklearn's formula, without its overhead)."""
-    kb = int(b.max()) + 1
-    cont = np.bincount(a * kb + b, minlength=(int(a.max()) + 1) * kb)
-    pairs = lambda c: float((c * (c - 1)).sum()) / 2  # noqa: E731
-    sum_ab, sum_a = pairs(cont), pairs(np.bincount(a))
-    sum_b, total = pairs(np.bincount(b)), len(a) * (len(a) - 1) / 2
-    expected = sum_a * sum_b / total
-    top = (sum_a + sum_b) / 2 - expected
-    return 1.0 if top == 0 else (sum_ab - expected) / top
-
-
-def consensus(labelings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Majority label (-1 = noise) and agreement in [0, 1] per point, from (m, n) labelings
-    (-2 = the observer did not see the point).
-
-    Observers' ids are aligned to a reference observer by Hungarian matching (see the module
-    docstring); agreement = share of observers whose aligned label equals the majority."""
-    lab = np.atleast_2d(np.asarray(labelings, dtype=np.int64))
-    m, n = lab.shape
-    if m == 1:
-        return lab[0].copy(), np.ones(n)
-    codes = np.stack([np.unique(row, return_inverse=True)[1] for row in lab])
-    ari = np.ones((m, m))
-    for a in range(m):
-        for b in range(a + 1, m):
-            ari[a, b] = ari[b, a] = _ari(codes[a], codes[b])
-    ref = lab[int(np.argmax(ari.mean(axis=1)))]
-    ref_ids = np.unique(ref[ref >= 0])
-    aligned = np.full_like(lab, -1)
-    fresh = int(ref_ids.max() + 1) if len(ref_ids) else 0
-    for o in range(m):
-        ids = np.unique(lab[o][lab[o] >= 0])
-        mapping = {}
-        if len(ids) and len(ref_ids):
-            cont = np.zeros((len(ids), len(ref_ids)))
-            both = (lab[o] >= 0) & (ref >= 0)
-            np.add.at(cont, (np.searchsorted(ids, lab[o][both]), np.searchsorted(ref_ids, ref[both])), 1)
-            rows, cols = linear_sum_assignment(-cont)
-            mapping = {ids[r]: ref_ids[c_] for r, c_ in zip(rows, cols) if cont[r, c_] > 0}
-        for cid in ids:
-            if cid not in mapping:
-                mapping[cid] = fresh
-                fresh += 1
-            aligned[o][lab[o] == cid] = mapping[cid]
-    aligned[lab < -1] = -2  # observer did not see the point: no vote
-    values = np.unique(aligned[aligned >= -1])
-    counts = np.stack([(aligned == v).sum(axis=0) for v in values])
-    majority = values[counts.argmax(axis=0)]
-    return majority, counts.max(axis=0) / np.maximum((lab >= -1).sum(axis=0), 1)
 
 
 # --- loss ------------------------------------------------------------------------------------
@@ -291,13 +237,13 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
     where predicted co-membership exp(-d^2) reaches ``merge_threshold``.
 
     Without ``xy``: average linkage of the embeddings (mean co-membership of two groups);
-    clusters under ``min_cluster_share`` of the points become noise.
+    clusters under ``min_cluster_share`` of the largest cluster's points become noise.
     With ``xy``: connected components of the ``n_neighbors`` nearest-neighbour graph, keeping
     edges that reach the threshold and whose ends share at least ``min_shared`` neighbours
     (Jarvis-Patrick), so long or curved shapes join through local links however far their
     ends drift apart in the embedding, while a stray link across a gap does not chain two
     shapes; with ``split_threshold`` > 0 components are also cut where average linkage of view
-    0 parts groups below it. Components under ``min_cluster_share`` join their nearest large component (the
+    0 parts groups below it. Components under ``min_cluster_share`` of the largest one join their nearest large component (the
     sparse tail of a blob is part of it; the noise head decides what is noise).
     In graph mode ``emb`` may hold several views (views, n, d), each point's embedding in each
     view taken from the sampled point ``owner`` (views, n) stands for; an edge's co-membership
@@ -327,7 +273,8 @@ def cluster_embeddings(emb: np.ndarray, noise_prob: np.ndarray, noise_threshold:
             sub = _split_components(sub, _memo(memo, "owner_tree", lambda: _owner_tree(views[0, keep], owner[0, keep])),
                                     split_threshold)
     sizes = np.bincount(sub)
-    small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * n)))
+    # small against the largest cluster, not the plot: 100 equal blobs hold 1 % each
+    small = sizes[sub] < max(2, int(np.ceil(min_cluster_share * sizes.max())))
     if small.all():  # a few points in no clear group: one cluster rather than all noise
         sub[:] = 0
     elif small.any() and xy is not None:

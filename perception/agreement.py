@@ -13,10 +13,13 @@ Noise conventions (chosen once, used everywhere here):
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-__all__ = ["ami_matrix", "ari_matrix", "human_ambiguity", "krippendorff_alpha", "kappa_alpha",
-           "pair_values"]
+__all__ = ["ABSENT", "ami_matrix", "ari_matrix", "consensus", "human_ambiguity", "krippendorff_alpha",
+           "kappa_alpha", "pair_values"]
+
+ABSENT = -2  # the annotator did not see the point (models.annotated.ABSENT): no vote at all
 
 
 def _as_labelings(labelings) -> np.ndarray:
@@ -128,3 +131,73 @@ def kappa_alpha(algorithm_labels, human_labelings, n_pairs: int = 20000, seed: i
         raise ValueError(f"algorithm_labels must have shape ({humans.shape[1]},), got {np.shape(algorithm_labels)}")
     values = pair_values(np.vstack([humans, algo]), n_pairs, seed)
     return _alpha_binary(values) - _alpha_binary(values[:-1])
+
+
+def _ari(a: np.ndarray, b: np.ndarray) -> float:
+    """Adjusted Rand index of two codings 0..k-1 (sklearn's formula, without its overhead)."""
+    kb = int(b.max()) + 1
+    cont = np.bincount(a * kb + b, minlength=(int(a.max()) + 1) * kb)
+    pairs = lambda c: float((c * (c - 1)).sum()) / 2  # noqa: E731
+    sum_ab, sum_a = pairs(cont), pairs(np.bincount(a))
+    sum_b, total = pairs(np.bincount(b)), len(a) * (len(a) - 1) / 2
+    expected = sum_a * sum_b / total
+    top = (sum_a + sum_b) / 2 - expected
+    return 1.0 if top == 0 else (sum_ab - expected) / top
+
+
+def consensus(labelings) -> tuple[np.ndarray, np.ndarray]:
+    """The one consensus of several labelings: majority label and agreement per point.
+
+    ``labelings`` (m, n): cluster ids >= 0, -1 = the annotator saw the point and left it
+    unlabelled (noise), ``ABSENT`` (-2) = the annotator did not see it.
+
+    1. Reference: the labeling with the highest mean ARI to the others (every code, noise and
+       absence included, is a class for this choice only).
+    2. Each labeling's cluster ids are matched to the reference's by Hungarian matching of
+       their contingency table over the points both put in a cluster. A cluster that matches
+       nothing it overlaps keeps an id of its own, distinct from every other (an observer who
+       splits a cluster votes for a new cluster with the split-off part, not for noise).
+    3. Votes per point: every annotator who saw the point votes for its aligned id or for
+       noise (-1 is a vote like any cluster); absent annotators do not vote. The majority is
+       the most voted value, ties going to the smallest value (noise before any cluster).
+    4. Agreement: the majority's share of the votes (1 where nobody saw the point, which then
+       is noise).
+
+    Returns ``(majority (n,) int64, -1 = noise; agreement (n,) float in [0, 1])``. Used by
+    training targets, every evaluation's reference and the Compare page's people row.
+    """
+    lab = np.atleast_2d(np.asarray(labelings, dtype=np.int64))
+    m, n = lab.shape
+    if m == 1:
+        return np.where(lab[0] == ABSENT, -1, lab[0]), np.ones(n)
+    codes = np.stack([np.unique(row, return_inverse=True)[1].ravel() for row in lab])
+    ari = np.ones((m, m))
+    for a in range(m):
+        for b in range(a + 1, m):
+            ari[a, b] = ari[b, a] = _ari(codes[a], codes[b])
+    ref = lab[int(np.argmax(ari.mean(axis=1)))]
+    ref_ids = np.unique(ref[ref >= 0])
+    aligned = np.full_like(lab, -1)
+    fresh = int(ref_ids.max() + 1) if len(ref_ids) else 0
+    for o in range(m):
+        ids = np.unique(lab[o][lab[o] >= 0])
+        mapping = {}
+        if len(ids) and len(ref_ids):
+            cont = np.zeros((len(ids), len(ref_ids)))
+            both = (lab[o] >= 0) & (ref >= 0)
+            np.add.at(cont, (np.searchsorted(ids, lab[o][both]), np.searchsorted(ref_ids, ref[both])), 1)
+            rows, cols = linear_sum_assignment(-cont)
+            mapping = {ids[r]: ref_ids[c] for r, c in zip(rows, cols) if cont[r, c] > 0}
+        for cid in ids:
+            if cid not in mapping:
+                mapping[cid] = fresh
+                fresh += 1
+            aligned[o][lab[o] == cid] = mapping[cid]
+    aligned[lab == ABSENT] = ABSENT
+    values = np.unique(aligned[aligned >= -1])
+    if len(values) == 0:
+        return np.full(n, -1, np.int64), np.ones(n)
+    counts = np.stack([(aligned == v).sum(axis=0) for v in values])
+    voters = (aligned >= -1).sum(axis=0)
+    majority = np.where(voters > 0, values[counts.argmax(axis=0)], -1)
+    return majority.astype(np.int64), np.where(voters > 0, counts.max(axis=0) / np.maximum(voters, 1), 1.0)

@@ -2,10 +2,10 @@
 the clusters people see on plots it never saw?
 
 The human-labelled plots (anything ``models.annotated.load_annotations`` reads) are dealt into
-``folds`` folds by a seeded permutation. For each fold, ``models.train.train`` fine-tunes the
+``folds`` folds by a seeded permutation. For each fold, ``perception.clusternet_train.train`` fine-tunes the
 shipped weights on the other folds' plots (holding out a fifth of those itself to pick the
 epoch, and to recalibrate the grouping when that fifth holds at least
-``models.train.MIN_CALIBRATION_PLOTS`` plots), and the fine-tuned model labels the fold's
+``perception.clusternet_train.MIN_CALIBRATION_PLOTS`` plots), and the fine-tuned model labels the fold's
 plots. Every held-out plot is scored by ``perception.clusternet_eval.mean_ami`` against its
 annotators, and so are the shipped weights and the ``baselines`` (classical clusterers at
 their defaults) on the same plots, so the columns compare like with like.
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .clusternet_eval import mean_ami
+from .clusternet_train import train
 
 SHIPPED, FINETUNED = "clusternet", "clusternet-finetuned"
 
@@ -40,7 +41,6 @@ def crossval_finetune(source, out_dir, folds: int = 5, seed: int = 0, epochs: in
     (``n_val`` more validate it when a fold leaves fewer than 5 human plots to hold out)."""
     from data import InvalidScatterplot
     from models.annotated import load_annotations
-    from models.train import train
 
     from models import ClusterNet, make_clusterer
 

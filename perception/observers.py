@@ -5,7 +5,8 @@ stand-in (docs/perception.md). The model follows Quadri & Rosen (TVCG 2021): peo
 clusters as the modes of the plot's visual density, a kernel density at a perceptual
 bandwidth relative to the displayed extent; two modes are seen as one when the dip
 between them is shallow (topological persistence below a threshold). On top of that an
-observer ignores clusters holding less than a minimum share of the points and leaves
+observer ignores clusters holding less than a minimum share of the largest cluster's points
+(a share of the whole plot would hide every cluster of a plot of 50 equal blobs) and leaves
 points in sparse tails unlabelled, as annotators who lasso clusters do (CLAMS' study,
 Jeon et al. VIS 2023). Each observer draws bandwidth, merge threshold, minimum share and
 sparse level from ``ObserverDistribution``, which is what makes simulated people disagree.
@@ -17,12 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from scipy.ndimage import gaussian_filter
-from scipy.optimize import linear_sum_assignment
 
 from data import display_normalize
 
+from .agreement import consensus
+
 __all__ = ["ObserverParams", "ObserverDistribution", "DEFAULT_DISTRIBUTION", "simulate_observer",
-           "simulate_crowd", "see_curves_whole", "CURVES", "OUTLINES", "majority_labels", "benchmark_agreement",
+           "simulate_crowd", "see_curves_whole", "CURVES", "OUTLINES", "benchmark_agreement",
            "calibrate_observers", "GRID"]
 
 GRID = 128  # density grid cells per side over the displayed square
@@ -36,7 +38,7 @@ class ObserverParams:
 
     bandwidth: float  # Gaussian kernel sigma of the perceived density
     merge_threshold: float  # modes merge when (peak - saddle) / peak is below this
-    min_share: float  # clusters with fewer points than this share are ignored (-1)
+    min_share: float  # clusters with fewer points than this share of the largest one are ignored (-1)
     sparse_level: float  # points below this fraction of their cluster's peak stay unlabelled
 
 
@@ -150,7 +152,8 @@ def _label(hist: np.ndarray, cell: np.ndarray, params: ObserverParams) -> np.nda
     seen = point_root >= 0
     seen &= point_density >= params.sparse_level * peak[np.maximum(point_root, 0)]
     ids, inverse, counts = np.unique(point_root[seen], return_inverse=True, return_counts=True)
-    big = counts >= params.min_share * len(cell)
+    # small relative to the most salient cluster, not to the plot: 50 equal blobs are 50 clusters
+    big = counts >= params.min_share * (counts.max() if len(counts) else 0)
     # number the kept clusters 0..k-1, largest first, so labelings read alike across observers
     rank = np.full(len(ids), -1, np.int64)
     order = np.argsort(-counts, kind="stable")
@@ -203,47 +206,6 @@ def see_curves_whole(labelings: np.ndarray, plot) -> np.ndarray:
     return out
 
 
-def _align(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Relabel ``labels`` to the reference's ids by maximum overlap (Hungarian); unmatched -> -1."""
-    out = np.full_like(labels, -1)
-    a, b = labels.max() + 1, reference.max() + 1
-    if a <= 0 or b <= 0:
-        return out
-    both = (labels >= 0) & (reference >= 0)
-    overlap = np.zeros((a, b))
-    np.add.at(overlap, (labels[both], reference[both]), 1)
-    rows, cols = linear_sum_assignment(-overlap)
-    mapping = np.full(a, -1, np.int64)
-    mapping[rows] = cols
-    out[labels >= 0] = mapping[labels[labels >= 0]]
-    return out
-
-
-def majority_labels(labelings) -> np.ndarray:
-    """Consensus labeling: align everyone to the most central labeling, then vote per point.
-
-    The reference is the labeling with the highest mean ARI to the others (ARI because it
-    is cheap); a point's label is the most frequent aligned label, -1 (unlabelled) included.
-    """
-    from sklearn.metrics import adjusted_rand_score
-
-    arr = np.atleast_2d(np.asarray(labelings, dtype=np.int64))
-    m = len(arr)
-    if m == 1:
-        return arr[0].copy()
-    ari = np.zeros((m, m))
-    for i in range(m):
-        for j in range(i + 1, m):
-            ari[i, j] = ari[j, i] = adjusted_rand_score(arr[i], arr[j])
-    ref = arr[int(np.argmax(ari.sum(axis=1)))]
-    aligned = np.stack([_align(lab, ref) for lab in arr])
-    k = int(ref.max()) + 2  # slot 0 counts the -1 votes
-    votes = np.zeros((arr.shape[1], k), np.int64)
-    for lab in aligned:
-        votes[np.arange(arr.shape[1]), lab + 1] += 1
-    return np.argmax(votes, axis=1) - 1
-
-
 def benchmark_agreement(folder, distribution: ObserverDistribution = DEFAULT_DISTRIBUTION,
                         n_observers: int = 20, seed: int = 0):
     """Per human-labelled set in ``folder``: AMI of the crowd's majority labeling with ``labels0``.
@@ -260,7 +222,7 @@ def benchmark_agreement(folder, distribution: ObserverDistribution = DEFAULT_DIS
     for name in benchmark_names(folder):
         plot = load_benchmark(folder, name)
         human = plot.reference_labels
-        crowd = majority_labels(simulate_crowd(plot.xy, n_observers, seed, distribution))
+        crowd = consensus(simulate_crowd(plot.xy, n_observers, seed, distribution))[0]
         keep = human >= 0
         rows.append(dict(name=name, n=len(plot), human_k=len(np.unique(human[keep])),
                          crowd_k=len(np.unique(crowd[crowd >= 0])),

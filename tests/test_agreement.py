@@ -58,3 +58,19 @@ def test_alpha_fast_for_twenty_annotators_on_10k_points():
     start = time.perf_counter()
     krippendorff_alpha(labelings)
     assert time.perf_counter() - start < 0.5
+
+
+def test_consensus_policy_for_noise_unmatched_clusters_and_absent_points():
+    from perception.agreement import ABSENT, consensus
+
+    labs = np.array([[0, 0, 1, 1, -1, 2],
+                     [1, 1, 0, 0, -1, 0],  # the same partition under other ids
+                     [0, 0, 1, 3, -1, ABSENT]])  # splits a cluster off, did not see the last point
+    majority, agreement = consensus(labs)
+    assert majority[4] == -1 and agreement[4] == 1  # noise is a vote like any cluster
+    assert len(set(majority[[0, 1]])) == 1 and len(set(majority[[2, 3]])) == 1 and majority[0] != majority[2]
+    np.testing.assert_allclose(agreement[:4], [1, 1, 1, 2 / 3])  # the split-off point voted for a new id
+    assert agreement[5] == 0.5  # two voters: absent observers do not vote
+    none_saw = consensus(np.full((2, 3), ABSENT))
+    np.testing.assert_array_equal(none_saw[0], -1)
+    np.testing.assert_array_equal(consensus(np.array([[0, ABSENT, 1]]))[0], [0, -1, 1])

@@ -8,9 +8,11 @@ from sklearn.metrics import adjusted_mutual_info_score as ami
 from data import InvalidScatterplot, Scatterplot, display_normalize
 from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
-from models.clusternet import (GROUPINGS, PLOT_SIZES, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss,
-                               consensus, prepare, run_views)
 from models import ClusterNet
+from models.clusternet import (GROUPINGS, PLOT_SIZES, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss,
+                               prepare, run_views)
+from models.clusternet_estimator import WEIGHTS
+from perception.agreement import consensus
 
 torch.set_num_threads(1)
 TINY = {"width": 0.25, "sample_size": 256}
@@ -85,7 +87,7 @@ def test_smoke_training_lowers_the_loss():
 
 
 def test_train_checkpoints_and_resumes(tmp_path):
-    from models.train import N_VIEWS, train
+    from perception.clusternet_train import N_VIEWS, train
 
     def truth(xy, seed):  # ground-truth labels as a single observer: fast and numba-free
         return np.zeros((1, len(xy)), dtype=np.int64)
@@ -133,8 +135,7 @@ def test_annotation_formats(tmp_path):
 
 @needs_weights
 def test_fine_tuning_on_human_labels_calibrates_on_held_out_human_plots(tmp_path):
-    from models.train import train
-    from models.clusternet_estimator import WEIGHTS
+    from perception.clusternet_train import train
 
     folder = tmp_path / "crowd"
     folder.mkdir()
@@ -268,7 +269,7 @@ def test_plot_size_input_tells_a_sample_of_a_dense_plot_from_a_sparse_plot():
 
 def test_training_mix_spans_plot_sizes_and_leaves_the_evaluation_split_alone():
     from data.generate import random_plot
-    from models.train import EVALUATION, TRAIN, generated_plots, split_rng
+    from perception.clusternet_train import EVALUATION, TRAIN, generated_plots, split_rng
 
     sizes = [len(p) for p in generated_plots(40, 0, TRAIN, size_share=1.0)]
     assert min(sizes) >= PLOT_SIZES[0] and max(sizes) <= PLOT_SIZES[1] and max(sizes) > 5000 and min(sizes) < 300
@@ -287,7 +288,6 @@ def net():
 
 @needs_weights
 def test_shipped_weights_load_safely():
-    from models.clusternet_estimator import WEIGHTS
 
     blob = torch.load(WEIGHTS, weights_only=True)
     model = ClusterNetModel(blob["config"])
@@ -314,6 +314,14 @@ def test_separated_blobs_are_separate_clusters(net):
 
 
 @needs_weights
+@pytest.mark.parametrize("k", [2, 20, 60])
+def test_well_separated_blobs_come_out_as_k_clusters(net, k):
+    plot = blobs(150 * k, k=k, separation=9, seed=k)
+    labels = net.fit_predict(plot.xy)
+    assert net.n_clusters_ == k and ami(plot.labels, labels) > 0.9
+
+
+@needs_weights
 def test_single_gaussian_is_one_cluster(net):
     xy = np.random.default_rng(0).normal(size=(800, 2))
     labels = net.fit_predict(xy)
@@ -330,11 +338,11 @@ def test_graph_grouping_follows_concentric_rings_that_average_linkage_splits():
 
 
 @needs_weights
-def test_variants_name_the_groupings():
+def test_registry_names_the_groupings():
     from models import METHODS, PERCEPTUAL, make_clusterer
 
     assert make_clusterer("clusternet-average").grouping == "average" and make_clusterer("clusternet").grouping is None
-    assert PERCEPTUAL == ["clusternet", "clusternet-average"]
+    assert set(PERCEPTUAL) == {"clusternet", "clusternet-average"}
     assert all(METHODS[name].display_name.startswith("ClusterNet") for name in PERCEPTUAL)
 
 
@@ -346,11 +354,11 @@ def test_cli_clusters_with_clusternet_and_rejects_bad_parameters(tmp_path, capsy
     assert main(["cluster", "moons", "--method", "clusternet", "-o", str(out)]) == 0
     assert "clusternet: 2 clusters" in capsys.readouterr().out and out.exists()
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "grouping=rings"]) == 2
-    assert "ClusterNet parameter grouping must be one of 'average', 'graph'" in capsys.readouterr().err
+    assert "grouping must be one of 'average', 'graph'" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "k=3"]) == 2
     assert "ClusterNet has no parameter(s) ['k']" in capsys.readouterr().err
     assert main(["cluster", "moons", "--method", "clusternet", "--param", "n_views=0"]) == 2
-    assert "ClusterNet parameter n_views must be an integer from 1 to 64 (or None: chosen automatically), got 0" in capsys.readouterr().err
+    assert "ClusterNet parameter n_views must be an integer from 1 to 64" in capsys.readouterr().err
     for bad in ("x", "1.5", "[0.5]"):
         assert main(["cluster", "moons", "--method", "clusternet", "--param", f"split_threshold={bad}"]) == 2
         assert "split_threshold must be a number from 0 to 1" in capsys.readouterr().err
@@ -375,6 +383,16 @@ def test_large_plot_is_subsampled_and_propagated(net):
 
 
 @needs_weights
+def test_200k_point_plot_runs_in_seconds(net):
+    import time
+
+    plot = blobs(200_000, k=6, separation=6, seed=5)
+    start = time.perf_counter()
+    labels = net.fit_predict(plot.xy)
+    assert time.perf_counter() - start < 60 and net.n_clusters_ == 6 and ami(plot.labels, labels) > 0.9
+
+
+@needs_weights
 @pytest.mark.parametrize("xy", [np.zeros((50, 2)), np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]]),
                                 np.random.default_rng(1).normal(size=(30, 2)) * 1e-9 + 7])
 def test_degenerate_plots(net, xy):
@@ -391,7 +409,7 @@ def test_unavailable_weights_are_reported(tmp_path):
 
 
 def test_weights_of_another_network_layout_are_reported(tmp_path):
-    from models.train import export
+    from perception.clusternet_train import export
 
     blob = ClusterNetModel(TINY).state_dict()
     blob["sa1.mlps.0.net.0.weight"] = blob["sa1.mlps.0.net.0.weight"][:, :3]  # one input feature, as before
@@ -415,27 +433,32 @@ def test_cli_registers_the_commands():
 
 
 @needs_weights
-def test_evaluate_command_scores_given_weights(tmp_path, wut_dir):
-    import pandas as pd
-
+def test_evaluate_command_scores_given_weights_per_group_and_on_wut(tmp_path, wut_dir):
     from app.cli import main
-    from models.clusternet_estimator import WEIGHTS
 
-    assert main(["evaluate", "clusternet", "--plots", "3", "--methods", "clusternet", "--weights", str(WEIGHTS),
-                 "--wut", str(wut_dir), "--out", str(tmp_path)]) == 0
-    row = pd.read_csv(tmp_path / "clusternet_eval.csv").iloc[0]
-    assert row["method"] == "clusternet" and row["n_plots"] == 3
-    assert 0 < row["ami_wut"] <= 1 and -1 <= row["kappa_alpha"] <= 1
+    assert main(["evaluate", "clusternet", "--plots", "1", "--max-points", "1500", "--groups", "blobs-k5", "single",
+                 "--methods", "clusternet", "--weights", str(WEIGHTS), "--wut", str(wut_dir),
+                 "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "clusternet_eval.csv").set_index("group")
+    assert list(table.index) == ["blobs-k5", "single", "wut"] and (table["method"] == "clusternet").all()
+    assert table.loc["blobs-k5", "k_true"] == 5 and table.loc["blobs-k5", "ami_components"] > 0.9
+    assert 0 < table.loc["wut", "ami_human"] <= 1 and "not blind" in table.loc["wut", "wut_choice"]
+    assert len(pd.read_csv(tmp_path / "devbench_plots.csv")) == 2
     assert main(["evaluate", "clusternet", "--methods", "clusternet-graph", "--out", str(tmp_path)]) == 2
 
 
-def test_observers_reference_row_scores_an_independent_crowd(wut_dir):
-    from perception.clusternet_eval import OBSERVER_SEED, REFERENCE, evaluate_method
-    from perception.observers import benchmark_agreement
+def test_observers_reference_row_and_its_leave_one_out_twin(wut_dir):
+    from perception.clusternet_eval import OBSERVER_SEED, ObserverMajority, loo_observers, wut_scores
+    from perception.observers import DEFAULT_DISTRIBUTION, benchmark_agreement
 
-    row = evaluate_method(REFERENCE, n_plots=3, seed=1, wut_dir=wut_dir)
-    assert row["ami_wut"] == pytest.approx(benchmark_agreement(wut_dir, seed=OBSERVER_SEED)["ami"].mean())
-    assert 0 < row["ami_crowd"] <= 1 and -1 <= row["kappa_alpha"] <= 1
+    expected = benchmark_agreement(wut_dir, seed=OBSERVER_SEED).set_index("name")["ami"]
+    scores = wut_scores(ObserverMajority, wut_dir)
+    assert scores == pytest.approx(expected.to_dict())
+    # with one setting to choose from, leaving a set out cannot change the choice
+    one = {"bandwidth_median": (DEFAULT_DISTRIBUTION.bandwidth_median,),
+           "threshold_median": (DEFAULT_DISTRIBUTION.threshold_median,),
+           "min_share_median": (DEFAULT_DISTRIBUTION.min_share_median,)}
+    assert loo_observers(wut_dir, one) == pytest.approx(scores)
 
 
 def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
@@ -461,3 +484,16 @@ def test_annotations_from_a_store_url_skip_checks_and_flagged(tmp_path):
     (trained_on,) = load_annotations(url)
     assert trained_on.labels.shape == (1, 60)  # the careful annotator's labelling of the real plot
     assert len(np.unique(trained_on.labels)) == 2
+
+
+def test_many_blob_share_replaces_plots_and_leaves_the_others_alone():
+    from perception.clusternet_train import TRAIN, generated_plots
+
+    plain = list(generated_plots(6, 0, TRAIN, scene_share=0.35))
+    mixed = list(generated_plots(6, 0, TRAIN, scene_share=0.35, many_share=0.5))
+    replaced = [m.meta["generator"] == "blobs" and m.meta["params"]["k"] >= 10 and not np.array_equal(m.xy, p.xy)
+                for p, m in zip(plain, mixed)]
+    assert any(replaced) and not all(replaced)
+    for p, m, r in zip(plain, mixed, replaced):
+        assert r or np.array_equal(p.xy, m.xy)
+        assert len(m) <= PLOT_SIZES[1]

@@ -21,6 +21,8 @@ def register(sub):
     p.add_argument("--size-share", type=float, default=0.5,
                    help="share of generated plots with 100 to 30,000 points (log-uniform) instead of the "
                    "generators' usual 300 to 5,000")
+    p.add_argument("--many-share", type=float, default=0.0,
+                   help="share of generated plots replaced by 10-100 compact blobs (0 = the shipped recipe)")
     p.add_argument("--no-continuity", action="store_true",
                    help="label the scenes' thin curves, rings and frames by the density observers alone, "
                    "as networks before 2026-11-27 were trained (default: each is seen whole)")
@@ -33,16 +35,20 @@ def register(sub):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
 
-    p = sub.add_parser("evaluate-clusternet", help="compare ClusterNet with every classical clusterer",
-                       description="Writes OUT/clusternet_eval.csv and .md: kappa_alpha and AMI against simulated "
-                       "crowds on held-out generated plots, AMI against the human labels0 of the wut benchmark, "
-                       "and the agreement head's correlation with observed agreement.")
+    p = sub.add_parser("evaluate-clusternet", help="score ClusterNet, clusterers and the observers on the "
+                       "development benchmark and wut",
+                       description="Scores each method on the development benchmark (perception.devbench: per "
+                       "group, AMI with the simulated crowd's majority and with the generator's components, "
+                       "clusters found against k) and on the human-labelled wut sets (the observers also "
+                       "leave-one-out). Writes OUT/clusternet_eval.csv and .md and OUT/devbench_plots.csv.")
     p.add_argument("--out", default="runs/clusternet-eval")
-    p.add_argument("--plots", type=int, default=300)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--plots", type=int, default=30, help="plots per benchmark group")
+    p.add_argument("--max-points", type=int, help="cap on points per plot (quick runs)")
+    p.add_argument("--groups", nargs="*", help="subset of benchmark groups (default: all)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/... when present)")
-    p.add_argument("--methods", nargs="*", help="subset of methods (default: the ClusterNet variants, every "
-                   "clusterer and the 'observers' reference row)")
+    p.add_argument("--methods", nargs="*", help="registry names and 'observers' (default: clusternet, hdbscan, "
+                   "observers)")
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
@@ -65,11 +71,12 @@ def register(sub):
 
 def _train(args):
     from app.cli import UserError
-    from models.train import train
+    from perception.clusternet_train import train
 
     if args.epochs < 1 or args.plots < 1:
         raise UserError("--epochs and --plots must be at least 1")
-    for flag, share in (("--scene-share", args.scene_share), ("--size-share", args.size_share)):
+    for flag, share in (("--scene-share", args.scene_share), ("--size-share", args.size_share),
+                        ("--many-share", args.many_share)):
         if not 0 <= share <= 1:
             raise UserError(f"{flag} must be between 0 and 1")
     if args.annotations and "://" not in args.annotations and not Path(args.annotations).exists():
@@ -77,7 +84,7 @@ def _train(args):
     result = train(out=args.out, epochs=args.epochs, n_plots=args.plots, n_val=args.val_plots, seed=args.seed,
                    batch_size=args.batch_size, lr=args.lr, annotations=args.annotations, resume=args.resume,
                    threads=args.threads, progress=not args.no_progress, scene_share=args.scene_share,
-                   size_share=args.size_share, continuity=not args.no_continuity)
+                   size_share=args.size_share, continuity=not args.no_continuity, many_share=args.many_share)
     last = result["history"][-1] if result["history"] else {}
     print(f"weights: {result['weights']} (checkpoint {result['checkpoint']}); last epoch: {last}")
 
@@ -103,6 +110,8 @@ def _evaluate(args):
 
     if args.weights and not Path(args.weights).is_file():
         raise FileNotFoundError(f"weights not found: {args.weights}")
-    table = run_evaluation(args.out, n_plots=args.plots, seed=args.seed, wut_dir=args.wut, methods=args.methods,
-                           weights=args.weights)
-    print(table.to_string(index=False))
+    if args.wut and not Path(args.wut).is_dir():
+        raise FileNotFoundError(f"wut folder not found: {args.wut}")
+    table = run_evaluation(args.out, per_group=args.plots, seed=args.seed, max_points=args.max_points,
+                           wut_dir=args.wut, methods=args.methods, weights=args.weights, groups=args.groups)
+    print((Path(args.out) / "clusternet_eval.md").read_text())

@@ -6,7 +6,8 @@ Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of th
 ``n_observers`` simulated people (``perception.observers.simulate_crowd``), who with
 ``continuity`` (the default) see each thin curve and ring or frame of a scene whole
 (``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
-(``models.clusternet.prepare``) with every observer's labels and the consensus agreement, and
+(``models.clusternet.prepare``) with every observer's labels and the agreement of
+``perception.agreement.consensus``, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
 Plot i of a split draws from ``np.random.SeedSequence([seed, split, i])`` (split 0 = train,
 1 = validation; evaluation uses split 2), so splits never share a random stream.
@@ -40,20 +41,22 @@ from sklearn.neighbors import KDTree
 from tqdm import tqdm
 
 from data import InvalidScatterplot, display_normalize
-from data.generate import random_plot, random_scene
+from data import Scatterplot
+from data.generate import blobs, random_plot, random_scene
 
-from .clusternet_estimator import load_weights
-from .clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, consensus, group_pooled, group_views,
-                         pool_views, prepare, run_views)
+from models.annotated import load_annotations
+from models.clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, group_pooled, group_views,
+                               pool_views, prepare, run_views)
+from models.clusternet_estimator import WEIGHTS, load_weights
+
+from .agreement import consensus
+from .observers import see_curves_whole, simulate_crowd
 
 TRAIN, VALIDATION, EVALUATION = 0, 1, 2
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def crowd_labels(xy: np.ndarray, seed: int, n_observers: int = 20) -> np.ndarray:
     """Simulated observers' labelings (m, n) of a plot; the default label source."""
-    from perception.observers import simulate_crowd
-
     return simulate_crowd(xy, n_observers=n_observers, seed=seed)
 
 
@@ -61,8 +64,6 @@ def plot_labels(plot, seed: int, label_source: Callable[[np.ndarray, int], np.nd
                 continuity: bool = False) -> np.ndarray:
     """Labellers' labelings (m, n) of a generated plot; with ``continuity``, a scene's thin
     curves and outlines are seen whole (``perception.observers.see_curves_whole``)."""
-    from perception.observers import see_curves_whole
-
     labelings = label_source(plot.xy, seed)
     return see_curves_whole(labelings, plot) if continuity else labelings
 
@@ -76,15 +77,29 @@ def labelling_seed(seed: int, split: int, i: int) -> int:
     return int(split_rng(seed, split, i).integers(2**31))
 
 
-def generated_plots(n_plots: int, seed: int, split: int, scene_share: float = 0.0, size_share: float = 0.0):
+def many_blobs(rng: np.random.Generator) -> Scatterplot:
+    """A plot of 10 to 100 compact blobs (log-uniform k), 4 to 10 sigma apart, with at least 30
+    points per blob and at most PLOT_SIZES[1] points: the many-cluster plots random_plot lacks."""
+    k = int(np.exp(rng.uniform(np.log(10), np.log(100))))
+    lo = max(1000, 30 * k)
+    n = int(np.exp(rng.uniform(np.log(lo), np.log(max(lo, PLOT_SIZES[1])))))
+    return blobs(n, k=k, separation=float(rng.uniform(4, 10)), density_range=float(rng.uniform(1, 2)),
+                 elongation=float(rng.uniform(1, 2)), seed=int(rng.integers(2**31)))
+
+
+def generated_plots(n_plots: int, seed: int, split: int, scene_share: float = 0.0, size_share: float = 0.0,
+                    many_share: float = 0.0):
     """The i-th generated plot of a split, for i < n_plots (a generator of Scatterplots): a
     ``random_scene`` with probability ``scene_share``, else a ``random_plot``. With probability
     ``size_share`` its point count is drawn log-uniformly from PLOT_SIZES instead of the
-    generator's own range, so the network also learns how people see sparse and dense plots."""
+    generator's own range, so the network also learns how people see sparse and dense plots.
+    With probability ``many_share`` (drawn after those, so the other plots stay as they were)
+    the plot is replaced by ``many_blobs``."""
     for i in range(n_plots):
         rng = split_rng(seed, split, i)
         n = int(np.exp(rng.uniform(*np.log(PLOT_SIZES)))) if size_share and rng.random() < size_share else None
-        yield random_scene(rng, n) if scene_share and rng.random() < scene_share else random_plot(rng, n)
+        plot = random_scene(rng, n) if scene_share and rng.random() < scene_share else random_plot(rng, n)
+        yield many_blobs(rng) if many_share and rng.random() < many_share else plot
 
 
 def encode_plot(xy: np.ndarray, labelings: np.ndarray, size: int, seed: int) -> dict:
@@ -113,10 +128,10 @@ def stack(encoded: list[dict]) -> dict:
 def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: Path,
                     label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
                     progress: bool = True, scene_share: float = 0.0, size_share: float = 0.0,
-                    continuity: bool = False) -> dict:
+                    continuity: bool = False, many_share: float = 0.0) -> dict:
     """Generated plots of a split, labelled by ``plot_labels``, cached as .npz."""
     mix = (f"-scenes{scene_share:g}" if scene_share else "") + (f"-sizes{size_share:g}" if size_share else "")
-    mix += "-curves" if continuity and scene_share else ""
+    mix += ("-curves" if continuity and scene_share else "") + (f"-many{many_share:g}" if many_share else "")
     # "generated3": caches of earlier versions lack the encoding's plot-size feature (1) or
     # scenes with thick rings and crossing placement (2)
     path = Path(cache_dir) / f"generated3-s{seed}-split{split}-n{n_plots}-size{size}{mix}.npz"
@@ -128,7 +143,7 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
             with np.load(cached) as f:
                 return {k: f[k][:n_plots] for k in f.files}
     encoded = []
-    plots = generated_plots(n_plots, seed, split, scene_share, size_share)
+    plots = generated_plots(n_plots, seed, split, scene_share, size_share, many_share)
     for i, plot in enumerate(tqdm(plots, total=n_plots, disable=not progress,
                                   desc=f"generating split {split}")):
         plot_seed = labelling_seed(seed, split, i)
@@ -139,6 +154,11 @@ def build_generated(n_plots: int, seed: int, split: int, size: int, cache_dir: P
     np.savez_compressed(tmp, **arrays)
     tmp.rename(path)
     return arrays
+
+
+def encode_annotations(plots: list, size: int, seed: int = 0) -> dict:
+    """Human-labelled plots (``models.annotated.load_annotations``) as stacked training arrays."""
+    return stack([encode_plot(p.xy, p.labelings, size, seed + i) for i, p in enumerate(plots)])
 
 
 def concat(a: dict, b: dict) -> dict:
@@ -207,16 +227,17 @@ def evaluate(model: ClusterNetModel, arrays: dict, batch_size: int = 16) -> dict
 # Inference settings searched on the validation plots, per grouping (noise threshold for all).
 GROUPING_GRID = {"average": {"merge_threshold": (0.4, 0.5, 0.6, 0.7)},
                  "graph": {"merge_threshold": (0.9, 0.95, 0.97), "min_shared": (2, 4),
-                           "split_threshold": (0.0, 0.3, 0.5)}}
+                           "split_threshold": (0.0, 0.3, 0.5, 0.7)}}
 NOISE_GRID = (0.5, 0.6, 0.7, 0.8)
 MIN_CALIBRATION_PLOTS = 20  # held-out human plots needed to recalibrate the grouping when fine-tuning
 N_VIEWS = 8  # views averaged at inference (models.clusternet.run_views); 16 scored no better
 
 
 def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
-                     scene_share: float = 0.0, size_share: float = 0.0, continuity: bool = False):
+                     scene_share: float = 0.0, size_share: float = 0.0, continuity: bool = False,
+                     many_share: float = 0.0):
     """The validation split's plots whole, as (points, majority label of the labellers)."""
-    for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share, size_share)):
+    for i, plot in enumerate(generated_plots(n_plots, seed, VALIDATION, scene_share, size_share, many_share)):
         plot_seed = labelling_seed(seed, VALIDATION, i)
         yield plot.xy, consensus(plot_labels(plot, plot_seed, label_source, continuity))[0]
 
@@ -271,7 +292,7 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
           seed: int = 0, batch_size: int = 8, lr: float = 2e-3, annotations: str | list | None = None,
           resume: bool = False, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,
           config: dict | None = None, max_batches: int | None = None, threads: int | None = None,
-          scene_share: float = 0.35, size_share: float = 0.5, continuity: bool = True,
+          scene_share: float = 0.35, size_share: float = 0.5, continuity: bool = True, many_share: float = 0.0,
           min_calibration_plots: int = MIN_CALIBRATION_PLOTS, progress: bool = True,
           log: Callable[[str], None] = print) -> dict:
     """Train (or fine-tune on ``annotations``) and return the history; see the module docstring.
@@ -288,17 +309,15 @@ def train(out: str | Path = "runs/clusternet", epochs: int = 8, n_plots: int = 3
     # A resumed run rebuilds the network it saved, whatever config or start weights it began from.
     model = ClusterNetModel(ckpt["config"] if ckpt else config)
     start_weights = None
-    if annotations and ckpt is None and (ASSETS / "clusternet.pt").exists():
-        start_weights = ASSETS / "clusternet.pt"
+    if annotations and ckpt is None and WEIGHTS.exists():
+        start_weights = WEIGHTS
         model = load_weights(start_weights)
     size = int(model.config["sample_size"])
     cache = out / "data"
-    recipe = dict(scene_share=scene_share, size_share=size_share, continuity=continuity)
+    recipe = dict(scene_share=scene_share, size_share=size_share, continuity=continuity, many_share=many_share)
     train_set = build_generated(n_plots, seed, TRAIN, size, cache, label_source, progress, **recipe)
     val_set = build_generated(n_val, seed, VALIDATION, size, cache, label_source, progress, **recipe)
     if annotations:
-        from .annotated import encode_annotations, load_annotations
-
         human_plots = annotations if isinstance(annotations, list) else load_annotations(annotations)
         if not human_plots:
             raise InvalidScatterplot(f"no labelled plots found in {annotations}")
