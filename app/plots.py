@@ -5,13 +5,17 @@ image whatever the point count; pan and zoom re-aggregate only the visible range
 """
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
+
 import colorcet as cc
 import datashader as ds
 import datashader.transfer_functions as tf
 import holoviews as hv
 import numpy as np
 import pandas as pd
-from holoviews.operation.datashader import datashade, dynspread, rasterize
+from holoviews.plotting.bokeh.callbacks import RangeXYCallback
 from PIL import Image, ImageDraw
 
 MAX_COLORS = 50
@@ -20,12 +24,18 @@ NOISE_COLOR = "#d3d3d3"
 PALETTE = ["#%02x%02x%02x" % tuple(int(255 * c) for c in rgb) for rgb in cc.glasbey_category10[:MAX_COLORS]]
 SIZE = 560
 MAX_LEGEND = 12
+DENSITY_CMAP = cc.kbc[::-1][40:]
+LOD_TIMEOUT_MS = 50
+CHUNK = 1_000_000
 
 
 def category_column(labels: np.ndarray) -> pd.Categorical:
     """Labels as categories: noise first, clusters beyond MAX_COLORS reuse the palette."""
     labels = np.asarray(labels, dtype=np.int64)
-    codes = np.where(labels < 0, 0, labels % MAX_COLORS + 1)
+    codes = np.empty(len(labels), np.int8)
+    for start in range(0, len(labels), CHUNK):  # by chunks: no int64 temporaries the size of the plot
+        part = labels[start:start + CHUNK]
+        codes[start:start + CHUNK] = np.where(part < 0, 0, part % MAX_COLORS + 1)
     shown = min(MAX_COLORS, int(labels.max(initial=-1)) + 1)
     return pd.Categorical.from_codes(codes, categories=[NOISE] + [str(i) for i in range(shown)])
 
@@ -34,13 +44,57 @@ def color_key() -> dict[str, str]:
     return {NOISE: NOISE_COLOR, **{str(i): c for i, c in enumerate(PALETTE)}}
 
 
+def display_dtype(xy: np.ndarray) -> type:
+    """float32 when it still resolves a millionth of the data's span (a pixel at 1000x zoom)."""
+    if len(xy) == 0:
+        return np.float64
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    step = np.spacing(np.maximum(np.abs(lo), np.abs(hi)).astype(np.float32)).astype(np.float64)
+    return np.float32 if np.all(step <= 1e-6 * np.maximum(hi - lo, 1e-300)) else np.float64
+
+
+class _Display:
+    """The display copy of one plot's points, made once and shared by every session showing it."""
+
+    def __init__(self, xy: np.ndarray):
+        dtype = display_dtype(xy)
+        self.x = np.ascontiguousarray(xy[:, 0], dtype=dtype)
+        self.y = np.ascontiguousarray(xy[:, 1], dtype=dtype)
+        self.ranges = square_ranges(xy)
+
+
+_DISPLAYS: OrderedDict[int, tuple[weakref.ref, _Display]] = OrderedDict()
+_DISPLAYS_LOCK = threading.Lock()
+MAX_DISPLAYS = 8
+
+
+def _display(xy: np.ndarray) -> _Display:
+    """The shared display copy of ``xy`` (keyed by the array itself, which the jobs cache shares)."""
+    with _DISPLAYS_LOCK:
+        hit = _DISPLAYS.get(id(xy))
+        if hit is not None and hit[0]() is xy:
+            _DISPLAYS.move_to_end(id(xy))
+            return hit[1]
+    made = _Display(xy)
+    with _DISPLAYS_LOCK:
+        _DISPLAYS[id(xy)] = (weakref.ref(xy, lambda _, key=id(xy): _DISPLAYS.pop(key, None)), made)
+        while len(_DISPLAYS) > MAX_DISPLAYS:
+            _DISPLAYS.popitem(last=False)
+    return made
+
+
 def frame(xy: np.ndarray, labels=None, values=None) -> pd.DataFrame:
-    table = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]})
+    """Points (the shared display copy, not a new one) with an optional cluster or agreement column.
+
+    Built once per figure, never per render; a category column costs one byte a point.
+    """
+    shown = _display(np.asarray(xy))
+    columns = {"x": shown.x, "y": shown.y}
     if labels is not None:
-        table["cluster"] = category_column(labels)
+        columns["cluster"] = category_column(labels)
     if values is not None:
-        table["agreement"] = np.asarray(values, dtype=np.float64)
-    return table
+        columns["agreement"] = np.asarray(values, dtype=np.float32)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _padded_range(values: np.ndarray) -> tuple[float, float]:
@@ -57,29 +111,101 @@ def square_ranges(xy: np.ndarray) -> tuple[tuple[float, float], tuple[float, flo
     return (cx - half, cx + half), (cy - half, cy + half)
 
 
+class ViewRange(hv.streams.RangeXY):
+    """The visible ranges, re-rendered as soon as they arrive (no 100 ms debounce).
+
+    HoloViews still coalesces: ranges that arrive while a view renders yield one render of the last.
+    """
+
+
+class _ViewRangeCallback(RangeXYCallback):
+    debounce = None
+
+
+hv.streams.Stream._callbacks["bokeh"][ViewRange] = _ViewRangeCallback
+
+
+def shade_view(table: pd.DataFrame, x_range, y_range, size: int, kind: str = "density"):
+    """One view: a single datashader aggregation of the visible range, then shading and spreading.
+
+    ``kind``: "density" (counts, eq_hist blues), "cluster" (counts per category, blended
+    with :func:`color_key`) or "agreement" (mean agreement per pixel, 0-1). Returns a
+    datashader Image (RGBA) or, for agreement, the spread mean aggregate.
+    """
+    canvas = ds.Canvas(plot_width=size, plot_height=size, x_range=tuple(x_range), y_range=tuple(y_range))
+    if kind == "agreement":
+        agg = canvas.points(table, "x", "y", ds.mean("agreement"))
+        return tf.dynspread(agg, threshold=0.6, max_px=3, how="max")
+    if kind == "cluster":
+        agg = canvas.points(table, "x", "y", ds.by("cluster", ds.count()))
+        image = tf.shade(agg, color_key=color_key(), min_alpha=120)
+    else:
+        image = shade_density(canvas.points(table, "x", "y", ds.count()))
+    return tf.dynspread(image, threshold=0.6, max_px=3)
+
+
+_DENSITY_LUT = np.array([int(c[1:3], 16) | int(c[3:5], 16) << 8 | int(c[5:7], 16) << 16 | 255 << 24
+                         for c in DENSITY_CMAP], np.uint32)
+
+
+def shade_density(counts) -> tf.Image:
+    """Counts shaded by histogram equalisation onto DENSITY_CMAP, empty pixels transparent.
+
+    What ``tf.shade(counts, cmap, how="eq_hist")`` shows, for whole-number counts: a pixel's
+    level is the share of non-empty pixels with at most its count. A bincount and a table
+    look-up instead of datashader's sort and interpolation: 3 ms instead of 80 ms at 10M points.
+    """
+    values = np.asarray(counts.values)
+    filled = values > 0
+    cdf = np.cumsum(np.bincount(values[filled].astype(np.int64), minlength=2)).astype(np.float64)
+    # The lowest count maps to the colormap's start, the highest to its end.
+    levels = (cdf[values] - cdf[1]) / max(cdf[-1] - cdf[1], 1.0)
+    index = np.clip((levels * len(_DENSITY_LUT)).astype(np.int64), 0, len(_DENSITY_LUT) - 1)
+    rgba = np.where(filled, _DENSITY_LUT[index], np.uint32(0))
+    return tf.Image(rgba, coords=counts.coords, dims=counts.dims)
+
+
+def _legend(labels: np.ndarray):
+    """Legend entries only (no data): one empty Points element per shown cluster."""
+    names = [NOISE] * bool((labels < 0).any()) + [str(i) for i in range(int(labels.max(initial=-1)) + 1)]
+    key = color_key()
+    return hv.Overlay([hv.Points([], label=name).opts(color=key[name], size=8, muted_alpha=1) for name in names])
+
+
 def scatter(xy: np.ndarray, labels=None, values=None, *, title: str = "", size: int = SIZE,
             tools=("box_select",), legend: bool = True):
-    """A rasterized scatterplot: density, categorical clusters (noise grey) or a 0-1 value."""
-    xr, yr = square_ranges(xy)
-    vdims = [d for d in ("cluster", "agreement") if (d == "cluster" and labels is not None)
-             or (d == "agreement" and values is not None)]
-    points = hv.Points(frame(xy, labels, values), kdims=["x", "y"], vdims=vdims)
+    """A scatterplot aggregated on the server for each view: density, clusters (noise grey) or a 0-1 value.
+
+    Every view is one datashader pass over the plot's shared display copy (see :func:`frame`);
+    pan and zoom re-aggregate only the visible range.
+    """
+    xy = np.asarray(xy)
+    table = frame(xy, labels, values)
+    (xr, yr) = _display(xy).ranges
+    kind = "agreement" if values is not None else "cluster" if labels is not None else "density"
+
+    def render(x_range, y_range):
+        shaded = shade_view(table, x_range or xr, y_range or yr, size, kind)
+        (x0, x1), (y0, y1) = x_range or xr, y_range or yr
+        if kind == "agreement":
+            return hv.Image(shaded.values[::-1], bounds=(x0, y0, x1, y1), vdims=["agreement"])
+        rgba = shaded.data.view(np.uint8).reshape(shaded.shape + (4,))[::-1]
+        return hv.RGB(rgba, bounds=(x0, y0, x1, y1), vdims=list("RGBA"))
+
     # Square ranges in a square frame give equal aspect without data_aspect, which
     # confuses the sizing of linked grids.
+    # lod_timeout: Bokeh reports new ranges that long after the last wheel or pan event (500 ms by default).
     common = dict(frame_width=size, frame_height=size, xlim=xr, ylim=yr, title=title, tools=list(tools),
-                  active_tools=["wheel_zoom"], bgcolor="white")
-    if values is not None:
-        shaded = rasterize(points, aggregator=ds.mean("agreement")).opts(
-            cmap="viridis", clim=(0.0, 1.0), colorbar=legend, clabel="agreement", **common)
-    elif labels is not None:
-        # A legend only while it stays readable; past a dozen clusters the colours speak alone.
-        small = legend and labels.max(initial=-1) < MAX_LEGEND
-        shaded = datashade(points, aggregator=ds.by("cluster", ds.count()), color_key=color_key(),
-                           min_alpha=120).opts(show_legend=bool(small), legend_position="right", **common)
-    else:
-        # Shaded on the server: the browser gets 4 bytes a pixel and no colormapping to do.
-        shaded = datashade(points, cmap=cc.kbc[::-1][40:], cnorm="eq_hist").opts(**common)
-    return dynspread(shaded, threshold=0.6, max_px=3)
+                  active_tools=["wheel_zoom"], bgcolor="white", backend_opts={"plot.lod_timeout": LOD_TIMEOUT_MS})
+    view = hv.DynamicMap(render, streams=[ViewRange(x_range=xr, y_range=yr)])
+    if kind == "agreement":
+        return view.opts(hv.opts.Image(cmap="viridis", clim=(0.0, 1.0), colorbar=legend, clabel="agreement",
+                                       **common))
+    view = view.opts(hv.opts.RGB(**common))
+    # A legend only while it stays readable; past a dozen clusters the colours speak alone.
+    if kind == "cluster" and legend and labels.max(initial=-1) < MAX_LEGEND:
+        return (view * _legend(np.asarray(labels))).opts(legend_position="right", show_legend=True)
+    return view
 
 
 def ellipse_paths(means: np.ndarray, covariances: np.ndarray, n_sigma: float = 2.0, steps: int = 64):

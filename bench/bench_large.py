@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -21,18 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import row  # noqa: E402
+from data.large import mixture_chunks  # noqa: E402
 
 PART = 5_000_000
 
 
 def write_parquet(folder: Path, n: int, seed: int = 0) -> Path:
     """n points of five Gaussian clusters, written part by part so the writer never holds them all."""
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(-10, 10, (5, 2))
     folder.mkdir(parents=True, exist_ok=True)
-    for i, start in enumerate(range(0, n, PART)):
-        m = min(PART, n - start)
-        xy = centres[rng.integers(0, 5, m)] + rng.standard_normal((m, 2))
+    for i, (xy, _) in enumerate(mixture_chunks(n, k=5, seed=seed, chunk=PART)):
         pq.write_table(pa.table({"x": xy[:, 0], "y": xy[:, 1]}), folder / f"part.{i:04d}.parquet")
     return folder
 

@@ -26,9 +26,13 @@ from data.store import AnnotationStore  # noqa: E402
 from pg import postgres_server, skip_reason  # noqa: E402
 
 
-def measure(url: str, annotators: int, plots: int, points: int) -> dict:
+def measure(url: str, annotators: int, plots: int, points: int, two_statements: bool = False) -> dict:
+    """Submit latencies; ``two_statements`` forces PostgreSQL onto the validate-then-insert path
+    (the one-statement INSERT ... SELECT switched off), as a baseline for the same run."""
     rng = np.random.default_rng(0)
     with AnnotationStore(url) as store:
+        if two_statements:
+            store._submit_one = None
         info = store.create_study("bench", [rng.normal(size=(points, 2)) for _ in range(plots)])
         plot_ids = [p.plot_id for p in store.plots(info)]
         people = [store.annotator_for_token(info, store.add_annotator(info)) for _ in range(annotators)]
@@ -83,6 +87,11 @@ def run(quick: bool = False) -> list[dict]:
                         "one annotator alone (p99)", float(alone["p99_ms"]) / 1000, target="p99 < 50 ms",
                         passed=p99 < TARGET_S, note=f"p50 {r['p50_ms']:.1f} ms, {r['per_s']:.0f} submits/s, "
                                                     f"{r['n']} submits of {points} labels"))
+        if name == "PostgreSQL":
+            two = measure(url("two"), annotators, plots, points, two_statements=True)
+            rows.append(row(f"store submit p99, {annotators} concurrent annotators, PostgreSQL, one statement", p99,
+                            "the same with two statements (validate, then insert)", float(two["p99_ms"]) / 1000,
+                            note=f"p50 {r['p50_ms']:.1f} ms against {two['p50_ms']:.1f} ms"))
     return rows
 
 

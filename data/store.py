@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import bindparam, create_engine, event, func, select
+from sqlalchemy import bindparam, create_engine, event, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from .render import RenderSettings, render_png
@@ -213,7 +213,12 @@ APP_VERSION = _app_version()  # looked up once: importlib.metadata scans dist-in
 
 
 def _submit_statements(dialect: str):
-    """The two statements of a submission, built once (building them costs more than running them)."""
+    """The statements of a submission, built once (building them costs more than running them).
+
+    (check, insert, one): ``check`` validates study, annotator and plot at once and ``insert``
+    writes; ``one`` (PostgreSQL only, else None) does both in one round trip, with the server
+    filling the assignment's start time and variant, the variant's render settings and the time.
+    """
     plot, who = bindparam("plot"), bindparam("who")
     check = (select(Annotator.name, Plot.n_points, Assignment.created_at, Assignment.variant, StudyPlot.render)
              .select_from(Annotator)
@@ -225,7 +230,25 @@ def _submit_statements(dialect: str):
     # mapped table rather than the class: the ORM's bulk-insert machinery would cost more than the write.
     table = Annotation.__table__
     insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return check, insert.on_conflict_do_nothing().returning(table.c.id)
+    if dialect != "postgresql":
+        return check, insert.on_conflict_do_nothing().returning(table.c.id), None
+    # INSERT ... SELECT: no row when study, annotator, plot or label count do not match, and none
+    # on a repeat (ON CONFLICT); the caller then takes the two-statement path to say which.
+    one = text("""
+        INSERT INTO annotations (study_id, plot_id, annotator_id, key, labels, seconds, started_at, created_at,
+                                 app_version, variant, render, viewport, lassos)
+        SELECT an.study_id, sp.plot_id, an.id, :key, :labels, :seconds, asg.created_at, now(),
+               :app_version, coalesce(asg.variant, 0), (sp.render::json -> coalesce(asg.variant, 0))::text,
+               :viewport, :lassos
+        FROM annotators an
+        JOIN study_plots sp ON sp.study_id = an.study_id AND sp.plot_id = :plot
+        JOIN plots p ON p.id = sp.plot_id
+        LEFT JOIN assignments asg ON asg.annotator_id = an.id AND asg.plot_id = sp.plot_id
+        WHERE an.id = :who AND an.study_id = :study AND p.n_points = :n
+        ON CONFLICT DO NOTHING
+        RETURNING id, (SELECT name FROM annotators WHERE id = :who), started_at, created_at, variant, render
+    """)
+    return check, insert.on_conflict_do_nothing().returning(table.c.id), one
 
 
 def _make_engine(url: str):
@@ -250,8 +273,10 @@ def _make_engine(url: str):
 
         return engine
     # pool_size covers 20+ concurrent annotators: connections beyond it are closed on return,
-    # so every overflow checkout paid a fresh connect (several ms) under load.
-    return create_engine(url, pool_pre_ping=True, pool_size=25, max_overflow=25)
+    # so every overflow checkout paid a fresh connect (several ms) under load. No pre-ping: it
+    # was one more round trip per submission; a connection the server dropped is replaced when
+    # its first statement fails (submit retries once, its key makes the retry idempotent).
+    return create_engine(url, pool_size=25, max_overflow=25)
 
 
 def _upgrade(engine) -> None:
@@ -526,7 +551,7 @@ class AnnotationStore:
         # starves some threads for seconds; queueing this process's transactions first come,
         # first served wastes no time (other processes still wait through busy_timeout).
         self._lock = _FairGate() if self.engine.dialect.name == "sqlite" else nullcontext()
-        self._submit_check, self._submit_insert = _submit_statements(self.engine.dialect.name)
+        self._submit_check, self._submit_insert, self._submit_one = _submit_statements(self.engine.dialect.name)
         self._autocommit = None if self.engine.dialect.name == "sqlite" else sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         self._routing_state = None
@@ -879,9 +904,28 @@ class AnnotationStore:
         key, seconds = _key(key), _seconds(seconds)
         viewport_json, lassos_json = _viewport(viewport), _lassos(lassos)
         study_id, plot_id, annotator_id = _id(study), _id(plot_id), _id(annotator)
-        # Two statements on the hot path: one SELECT that validates study, annotator and plot at
-        # once, then one INSERT whose ON CONFLICT DO NOTHING makes a repeat (same key, or same
-        # annotator and plot) a no-op instead of an error; only then is the stored row looked up.
+        if self._submit_one is not None:
+            for attempt in (1, 2):
+                try:
+                    with self._submit_tx() as s:
+                        found = s.execute(self._submit_one, dict(
+                            study=study_id, plot=plot_id, who=annotator_id, n=len(arr), key=key,
+                            labels=arr.astype("<i4").tobytes(), seconds=seconds, app_version=APP_VERSION,
+                            viewport=viewport_json, lassos=lassos_json)).first()
+                    break
+                except DBAPIError as exc:  # a pooled connection the server dropped: retry once
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+            if found is not None:
+                new_id, name, started, now, variant, render = found
+                return AnnotationRecord(new_id, study_id, plot_id, annotator_id, name, key, arr.astype(np.int64),
+                                        seconds, _utc(started), _utc(now), APP_VERSION, variant,
+                                        None if render is None else RenderSettings.from_json(render),
+                                        _loads(viewport_json), _loads(lassos_json))
+        # SQLite, and PostgreSQL when the one statement stored nothing: one SELECT that validates
+        # study, annotator and plot at once (and says which is wrong), then one INSERT whose ON
+        # CONFLICT DO NOTHING makes a repeat (same key, or same annotator and plot) a no-op instead
+        # of an error; only then is the stored row looked up.
         with self._submit_tx() as s:
             found = s.execute(self._submit_check, dict(study=study_id, plot=plot_id, who=annotator_id)).first()
             if found is None:

@@ -94,3 +94,17 @@ def test_render_command_writes_the_image(big_parquet, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "3,000,000 points" in out.stdout
     assert Image.open(tmp_path / "p.png").size == (300, 300)
+
+
+def test_gaussian_mixture_is_seeded_and_filled_chunk_by_chunk():
+    from data.large import gaussian_mixture, mixture_chunks
+
+    plot = gaussian_mixture(2_500, k=3, seed=4)
+    again = gaussian_mixture(2_500, k=3, seed=4)
+    np.testing.assert_array_equal(plot.xy, again.xy)
+    parts = list(mixture_chunks(2_500, k=3, seed=4, chunk=1_000))
+    assert [len(lab) for _, lab in parts] == [1000, 1000, 500]
+    assert set(np.unique(plot.labels)) == {0, 1, 2}
+    assert not np.array_equal(plot.xy, gaussian_mixture(2_500, k=3, seed=5).xy)
+    with pytest.raises(InvalidScatterplot):
+        gaussian_mixture(0)
