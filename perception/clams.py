@@ -65,11 +65,11 @@ def perceived_count(pts) -> int:
 
     This seeds the GMM's number of components, so CLAMS need not sweep k = 1..K: a plot
     of 50 visible blobs reads ~50 here, whatever a BIC knee would say. The observer keeps
-    clusters down to 0.2% of the points so that 100 clusters can be read.
+    clusters down to 0.2% of the points (and 10 points) so that 100 clusters can be read.
     """
     median = DEFAULT_DISTRIBUTION
     params = ObserverParams(bandwidth=median.bandwidth_median, merge_threshold=median.threshold_median,
-                            min_share=0.002, sparse_level=median.sparse_median)
+                            min_share=max(0.002, 10 / len(pts)), sparse_level=median.sparse_median)
     return max(1, int(simulate_observer(pts, params).max()) + 1)
 
 
@@ -111,7 +111,7 @@ class CLAMS(BaseEstimator):
                                random_state=self.random_state, **_init_from_labels(pts, labels, k)).fit(pts)
 
     def _search(self, pts, k0, rng):
-        """BIC over the neighbourhood of k0; while the best k sits on the upper edge, look further up."""
+        """BIC over the neighbourhood of k0; while the best k sits on an edge of the ks tried, look beyond it."""
         k_cap = max(1, len(np.unique(pts, axis=0)) // 3)
         fits, ks = {}, _candidates(k0)
         while True:
@@ -120,10 +120,11 @@ class CLAMS(BaseEstimator):
                     fits[k] = self._fit_k(pts, k, rng)
             bic = {k: g.bic(pts) for k, g in fits.items()}
             best = min(bic, key=bic.get)
-            upper = [k for k in _candidates(best) if k > best and k <= k_cap]
-            if best < max(bic) or not upper:
+            beyond = [k for k in _candidates(best) if k not in fits and k <= k_cap
+                      and (k > max(bic) if best == max(bic) else k < min(bic) if best == min(bic) else False)]
+            if not beyond:
                 return fits[best], bic
-            ks = upper
+            ks = beyond
 
     def fit(self, X, y=None):
         start = time.perf_counter()
