@@ -20,38 +20,19 @@ from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from data import Scatterplot, display_normalize
+from data import check_points, display_normalize
 from data.normalize import display_transform
-from data.validate import clean_points
 
 from . import separability
+from .observers import DEFAULT_DISTRIBUTION, ObserverParams, simulate_observer
 
-__all__ = ["CLAMS", "binary_entropy", "bic_knee", "gabriel_pairs"]
+__all__ = ["CLAMS", "binary_entropy", "gabriel_pairs", "perceived_count"]
 
 
 def binary_entropy(p) -> np.ndarray:
     """H(p) in bits: 0 for p in {0, 1}, 1 at p = 0.5."""
     p = np.clip(np.asarray(p, float), 1e-12, 1 - 1e-12)
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-
-
-def bic_knee(bic) -> int:
-    """k (1-based) at the knee of a BIC curve, Kneedle-style on the decreasing part.
-
-    The curve up to its minimum is scaled to the unit square; the knee is the k farthest
-    below the chord from k = 1 to the minimum. Where no k lies clearly below the chord
-    (< 0.05 in scaled units, e.g. only two points), the minimum itself is taken.
-    """
-    bic = np.asarray(bic, float)
-    k_min = int(np.argmin(bic)) + 1
-    if k_min <= 2:
-        return k_min
-    y = bic[:k_min]
-    x = np.linspace(0.0, 1.0, k_min)
-    y_n = (y - y.min()) / max(y.max() - y.min(), 1e-12)
-    gap = (1.0 - x) - y_n
-    best = int(np.argmax(gap))
-    return best + 1 if gap[best] > 0.05 else k_min
 
 
 def gabriel_pairs(points) -> np.ndarray:
@@ -79,77 +60,101 @@ def _init_from_labels(pts, labels, k):
     return dict(weights_init=weights / weights.sum(), means_init=means, precisions_init=precisions)
 
 
+def perceived_count(pts) -> int:
+    """Clusters the median simulated observer sees in display-normalized points (at least 1).
+
+    This seeds the GMM's number of components, so CLAMS need not sweep k = 1..K: a plot
+    of 50 visible blobs reads ~50 here, whatever a BIC knee would say. The observer keeps
+    clusters down to 0.2% of the points (and 10 points) so that 100 clusters can be read.
+    """
+    median = DEFAULT_DISTRIBUTION
+    params = ObserverParams(bandwidth=median.bandwidth_median, merge_threshold=median.threshold_median,
+                            min_share=max(0.002, 10 / len(pts)), sparse_level=median.sparse_median)
+    return max(1, int(simulate_observer(pts, params).max()) + 1)
+
+
+def _candidates(k0: int) -> list[int]:
+    """The neighbourhood of the perceived count that BIC chooses from (about +-15%, at least +-2)."""
+    step = max(1, int(round(0.07 * k0)))
+    return sorted({max(1, k0 + d * step) for d in (-2, -1, 0, 1, 2)})
+
+
 class CLAMS(BaseEstimator):
     """Cluster ambiguity of a 2-D scatterplot, in [0, 1] (0 = one unambiguous reading).
 
     Parameters
     ----------
-    max_components : largest k of the GMM sweep; None = ceil(sqrt(n)) capped at 15.
+    sample_size : points per component the GMM fits use (seeded subsample, at least 2000
+        points in all); the sample grows with the number of clusters read.
+    reading_size : points of the density reading that seeds the number of components.
     pair_threshold : pairs with p(one cluster) above this are kept even if not Gabriel neighbours.
-    sample_size : the GMM sweep runs on at most this many points (seeded subsample).
-    patience : the sweep stops after BIC rose this many times in a row past its minimum.
     model : path of a separability model (JSON); None = the shipped assets/separability.json.
-    random_state : seed of the subsample and the GMM fits.
+    random_state : seed of the subsamples and the GMM fits.
 
-    Fitted attributes: ``ambiguity_``, ``n_components_``, ``means_``, ``covariances_`` (data
-    coordinates), ``weights_``, ``bic_`` (per k tried), ``pairs_`` (m, 2) kept component
-    pairs, ``pair_probabilities_`` (m,) their p(one cluster), ``runtime_`` (seconds).
+    Fitted attributes: ``ambiguity_``, ``n_components_``, ``perceived_k_`` (the density
+    reading's count), ``means_``, ``covariances_`` (data coordinates), ``weights_``,
+    ``bic_`` (dict k -> BIC of the ks tried), ``pairs_`` (m, 2) kept component pairs,
+    ``pair_probabilities_`` (m,) their p(one cluster), ``runtime_`` (seconds).
     """
 
-    def __init__(self, max_components=None, pair_threshold=0.5, sample_size=2000, patience=3,
-                 model=None, random_state=0):
-        self.max_components = max_components
-        self.pair_threshold = pair_threshold
+    def __init__(self, sample_size=100, reading_size=5000, pair_threshold=0.5, model=None, random_state=0):
         self.sample_size = sample_size
-        self.patience = patience
+        self.reading_size = reading_size
+        self.pair_threshold = pair_threshold
         self.model = model
         self.random_state = random_state
 
-    def _sweep(self, pts, k_max):
-        """Fit k = 1..k_max; each k starts from k-means seeded with the k-1 means plus the worst explained point."""
-        models, bic = [], []
-        for k in range(1, k_max + 1):
-            if models:
-                prev = models[-1]
-                seeds = np.vstack([prev.means_, pts[np.argmin(prev.score_samples(pts))]])
-                labels = KMeans(k, init=seeds, n_init=1, max_iter=50).fit(pts).labels_
-            else:
-                labels = np.zeros(len(pts), dtype=np.int64)
-            gmm = GaussianMixture(k, covariance_type="full", tol=1e-3, max_iter=200, reg_covar=1e-6,
-                                  init_params="random_from_data", random_state=self.random_state,
-                                  **_init_from_labels(pts, labels, k)).fit(pts)
-            models.append(gmm)
-            bic.append(gmm.bic(pts))
-            if k - (int(np.argmin(bic)) + 1) >= self.patience:
-                break
-        return models, np.asarray(bic)
+    def _fit_k(self, pts, k, rng):
+        """A full-covariance GMM with k components, started from a k-means partition."""
+        labels = KMeans(k, n_init=1, max_iter=50, random_state=int(rng.integers(2**31))).fit(pts).labels_
+        return GaussianMixture(k, covariance_type="full", tol=1e-3, max_iter=100, reg_covar=1e-6,
+                               random_state=self.random_state, **_init_from_labels(pts, labels, k)).fit(pts)
+
+    def _search(self, pts, k0, rng):
+        """BIC over the neighbourhood of k0; while the best k sits on an edge of the ks tried, look beyond it."""
+        k_cap = max(1, len(np.unique(pts, axis=0)) // 3)
+        fits, ks = {}, _candidates(k0)
+        while True:
+            for k in ks:
+                if k <= k_cap and k not in fits:
+                    fits[k] = self._fit_k(pts, k, rng)
+            bic = {k: g.bic(pts) for k, g in fits.items()}
+            best = min(bic, key=bic.get)
+            beyond = [k for k in _candidates(best) if k not in fits and k <= k_cap
+                      and (k > max(bic) if best == max(bic) else k < min(bic) if best == min(bic) else False)]
+            if not beyond:
+                return fits[best], bic
+            ks = beyond
 
     def fit(self, X, y=None):
         start = time.perf_counter()
-        xy = X.xy if isinstance(X, Scatterplot) else X
-        xy, _ = clean_points(xy)
+        xy = check_points(X)
         n = len(xy)
+        rng = np.random.default_rng(self.random_state)
+        self.ambiguity_, self.pairs_, self.pair_probabilities_ = 0.0, np.zeros((0, 2), np.int64), np.zeros(0)
+        self.bic_ = {}
+        if len(np.unique(xy[: 10_000], axis=0)) < 3 and len(np.unique(xy, axis=0)) < 3:
+            # a point or two: one component, nothing to be ambiguous about
+            self.n_components_ = self.perceived_k_ = 1
+            self.means_, self.weights_ = xy.mean(axis=0, keepdims=True), np.ones(1)
+            self.covariances_ = np.cov(xy.T, bias=True).reshape(1, 2, 2)
+            self.runtime_ = time.perf_counter() - start
+            return self
         centre, span = display_transform(xy)  # to map the components back to data units
         pts = display_normalize(xy)
-        rng = np.random.default_rng(self.random_state)
-        if n > self.sample_size:
-            pts = pts[rng.choice(n, self.sample_size, replace=False)]
-        k_max = int(self.max_components or min(15, int(np.ceil(np.sqrt(n)))))
-        k_max = max(1, min(k_max, len(np.unique(pts, axis=0)) - 1))
         with threadpool_limits(1):  # tiny problems: thread start-up costs more than it saves
-            models, self.bic_ = self._sweep(pts, k_max)
-        gmm = models[bic_knee(self.bic_) - 1]
+            reading = pts[rng.choice(n, self.reading_size, replace=False)] if n > self.reading_size else pts
+            self.perceived_k_ = perceived_count(reading)
+            m = max(2000, self.sample_size * self.perceived_k_)  # enough points for every cluster read
+            sample = pts[rng.choice(n, m, replace=False)] if n > m else pts
+            gmm, self.bic_ = self._search(sample, self.perceived_k_, rng)
         k = gmm.n_components
         self.n_components_ = k
         self.weights_ = gmm.weights_
         self.means_ = gmm.means_ * span + centre
         with np.errstate(over="ignore"):  # at magnitudes near 1e300 the data-unit covariance is inf
             self.covariances_ = gmm.covariances_ * np.float64(span) ** 2
-        if k == 1:
-            self.pairs_ = np.zeros((0, 2), dtype=np.int64)
-            self.pair_probabilities_ = np.zeros(0)
-            self.ambiguity_ = 0.0
-        else:
+        if k > 1:
             model = separability.default_model() if self.model is None else separability.load(Path(self.model))
             i, j = np.triu_indices(k, 1)
             pairs = np.column_stack([i, j])

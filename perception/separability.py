@@ -146,10 +146,12 @@ def default_model() -> SeparabilityModel:
 # ---------------------------------------------------------------- training data
 
 def _clustme_like(rng: np.random.Generator) -> dict:
-    """Two-Gaussian parameters over ClustMe-like ranges (size, separation, shape, rotation, tau)."""
+    """Two-Gaussian parameters over ClustMe-like ranges (size, separation, shape, rotation, tau), wider in distance."""
     e1, e2 = rng.uniform(1, 5, 2)
     s2 = float(np.exp(rng.uniform(np.log(0.3), np.log(3))))
-    return dict(n=int(rng.integers(200, 1500)), distance=float(rng.uniform(0, 10)),
+    # a third of the pairs lie far apart, as neighbours in many-cluster plots do (up to 40 sigma)
+    distance = float(rng.uniform(0, 10) if rng.random() < 0.67 else rng.uniform(10, 40))
+    return dict(n=int(rng.integers(200, 1500)), distance=distance,
                 sigmas=((1.0, 1.0 / e1), (s2, s2 / e2)), rotations=tuple(rng.uniform(0, 180, 2)),
                 size_ratio=float(np.exp(rng.uniform(np.log(0.2), np.log(5)))), seed=int(rng.integers(2**31)))
 

@@ -4,11 +4,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from data import InvalidScatterplot
 from data import generate as gen
 from perception import separability
-from perception.clams import CLAMS, bic_knee, binary_entropy, gabriel_pairs
+from perception.clams import CLAMS, binary_entropy, gabriel_pairs
 
 
 def test_one_gaussian_is_unambiguous():
@@ -30,6 +31,7 @@ def test_p_one_cluster_decreases_with_distance():
     p = [model.predict(separability.component_pair_features(gen.two_gaussians(1500, distance=d, seed=1).xy))[0]
          for d in (0.5, 2, 3.5, 5, 8)]
     assert p[0] > 0.7 and p[-1] < 0.15
+    assert spearmanr([0.5, 2, 3.5, 5, 8], p).statistic <= -0.9
     assert all(b <= a + 0.05 for a, b in zip(p, p[1:])), p
 
 
@@ -40,19 +42,34 @@ def test_scatterplot_and_array_give_the_same_score():
 
 
 def test_degenerate_inputs():
-    with pytest.raises(InvalidScatterplot):
-        CLAMS().fit(np.ones((50, 2)))
-    with pytest.raises(InvalidScatterplot):
-        CLAMS().fit(np.ones((2, 2)))
+    for xy in (np.ones((1, 2)), np.ones((50, 2)), np.ones((2, 2))):  # identical points: one cluster
+        est = CLAMS().fit(xy)
+        assert est.n_components_ == 1 and est.ambiguity_ == 0.0
     for xy in (np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]), np.c_[np.arange(200.0), 3 * np.arange(200.0)]):
         est = CLAMS().fit(xy)
         assert 0.0 <= est.ambiguity_ <= 1.0 and est.n_components_ >= 1
 
 
+def test_nan_input_raises_the_common_error():
+    xy = gen.blobs(300, k=2, seed=0).xy.copy()
+    xy[5, 0] = np.nan
+    with pytest.raises(InvalidScatterplot, match="NaN"):
+        CLAMS().fit(xy)
+
+
+@pytest.mark.parametrize("k, n", [(1, 1000), (5, 1500), (30, 4000), (60, 7000)])
+def test_components_follow_separated_blobs(k, n):
+    est = CLAMS().fit(gen.blobs(n, k=k, separation=10, seed=k))
+    assert abs(est.n_components_ - k) <= max(0, round(0.2 * k)), (est.perceived_k_, est.n_components_)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 0.33 with 18 components: ring pairs still get p(one cluster) near 0.5")
+def test_rings_are_unambiguous_despite_several_components():
+    est = CLAMS().fit(gen.shapes("rings", 1500, noise=0.03, seed=0))
+    assert est.n_components_ > 2 and est.ambiguity_ < 0.3
+
+
 def test_helpers():
-    assert bic_knee([10.0, 5.0, 6.0]) == 2
-    assert bic_knee([10.0, 11.0]) == 1
-    assert bic_knee([100.0, 20.0, 15.0, 12.0, 11.0, 10.0]) == 2
     np.testing.assert_allclose(binary_entropy([0.0, 0.5, 1.0]), [0.0, 1.0, 0.0], atol=1e-9)
     g = gabriel_pairs(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]))
     assert g[0, 1] and g[1, 2] and not g[0, 2]

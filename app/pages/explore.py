@@ -185,7 +185,7 @@ def explore_view(app: AppState) -> pn.viewable.Viewable:
             return
         score = float(model.ambiguity_)
         ambiguity.object = (f"**Ambiguity: {score:.2f}** — {ambiguity_reading(score)}.\n\n"
-                            f"{len(model.means_)} components; lines join the pairs CLAMS kept, coloured by "
+                            f"CLAMS found {model.n_components_} components; lines join the pairs CLAMS kept, coloured by "
                             "the chance people see them as one cluster.")
 
     def on_plot(*_):
