@@ -3,15 +3,12 @@
 A data set is named by one string so that the URL can carry it:
 ``iris`` (bundled), ``gen:blobs:n=2000,k=5`` (a generator with its parameters),
 ``gaussian-10M`` (a large seeded Gaussian mixture, for speed checks) or ``upload:<id>``
-(a file uploaded to this server process).
+(a file uploaded to this server, kept in a cache folder that all its processes share: see app.uploads).
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
-import threading
-from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -23,7 +20,7 @@ from data.render import points_in_polygon
 from models.classical import CLUSTERERS
 from perception.clusternet import VARIANT_NAMES, VARIANTS
 
-from . import jobs
+from . import jobs, uploads
 
 PAGES = {"explore": "Explore", "compare": "Compare", "embed": "Embed", "annotate": "Annotate", "models": "Models"}
 COLOR_CHOICES = {
@@ -54,11 +51,6 @@ GENERATORS = {
 }
 SHAPE_KINDS = ["moons", "rings", "spirals", "line"]
 
-_UPLOADS: OrderedDict[str, Scatterplot] = OrderedDict()
-_UPLOADS_LOCK = threading.Lock()
-MAX_UPLOADS = 16
-
-
 def generator_key(kind: str, params: dict) -> str:
     body = ",".join(f"{k}={v}" for k, v in params.items())
     return f"gen:{kind}:{body}"
@@ -85,21 +77,14 @@ def parse_size(text: str) -> int:
 
 
 def store_upload(plot: Scatterplot, raw: bytes) -> str:
-    """Keep an uploaded plot in this process so its URL can be shared and reloaded."""
-    key = "upload:" + hashlib.sha1(raw).hexdigest()[:12]
-    with _UPLOADS_LOCK:
-        _UPLOADS[key] = plot
-        _UPLOADS.move_to_end(key)
-        while len(_UPLOADS) > MAX_UPLOADS:
-            _UPLOADS.popitem(last=False)
-    return key
+    """Keep an uploaded plot where every server process finds it, so its URL can be shared and reloaded."""
+    return uploads.save(plot, raw)
 
 
 def resolve(key: str) -> Scatterplot:
     """The plot a data-set string names; raises InvalidScatterplot with a readable message."""
     if key.startswith("upload:"):
-        with _UPLOADS_LOCK:
-            plot = _UPLOADS.get(key)
+        plot = uploads.load(key)
         if plot is None:
             raise InvalidScatterplot("that upload is no longer on the server; please upload the file again")
         return plot
