@@ -3,25 +3,24 @@
 A data set is named by one string so that the URL can carry it:
 ``iris`` (bundled), ``gen:blobs:n=2000,k=5`` (a generator with its parameters),
 ``gaussian-10M`` (a large seeded Gaussian mixture, for speed checks) or ``upload:<id>``
-(a file uploaded to this server process).
+(a file uploaded to this server, kept in a cache folder that all its processes share: see app.uploads).
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
-import threading
-from collections import OrderedDict
 
 import numpy as np
+import pandas as pd
 import param
 
 import data
 from data import InvalidScatterplot, Scatterplot
 from data.large import gaussian_mixture
+from data.render import points_in_polygon
 from models import CLASSICAL, METHODS, PERCEPTUAL
 
-from . import jobs
+from . import jobs, uploads
 
 PAGES = {"explore": "Explore", "compare": "Compare", "embed": "Embed", "annotate": "Annotate", "models": "Models"}
 COLOR_CHOICES = {
@@ -52,11 +51,6 @@ GENERATORS = {
 }
 SHAPE_KINDS = ["moons", "rings", "spirals", "line"]
 
-_UPLOADS: OrderedDict[str, Scatterplot] = OrderedDict()
-_UPLOADS_LOCK = threading.Lock()
-MAX_UPLOADS = 16
-
-
 def generator_key(kind: str, params: dict) -> str:
     body = ",".join(f"{k}={v}" for k, v in params.items())
     return f"gen:{kind}:{body}"
@@ -83,21 +77,14 @@ def parse_size(text: str) -> int:
 
 
 def store_upload(plot: Scatterplot, raw: bytes) -> str:
-    """Keep an uploaded plot in this process so its URL can be shared and reloaded."""
-    key = "upload:" + hashlib.sha1(raw).hexdigest()[:12]
-    with _UPLOADS_LOCK:
-        _UPLOADS[key] = plot
-        _UPLOADS.move_to_end(key)
-        while len(_UPLOADS) > MAX_UPLOADS:
-            _UPLOADS.popitem(last=False)
-    return key
+    """Keep an uploaded plot where every server process finds it, so its URL can be shared and reloaded."""
+    return uploads.save(plot, raw)
 
 
 def resolve(key: str) -> Scatterplot:
     """The plot a data-set string names; raises InvalidScatterplot with a readable message."""
     if key.startswith("upload:"):
-        with _UPLOADS_LOCK:
-            plot = _UPLOADS.get(key)
+        plot = uploads.load(key)
         if plot is None:
             raise InvalidScatterplot("that upload is no longer on the server; please upload the file again")
         return plot
@@ -137,6 +124,18 @@ def labeling_job(dataset: str, plot: Scatterplot, method: str, params: dict | No
 
 def clams_job(dataset: str, plot: Scatterplot) -> jobs.Job:
     return jobs.submit(("clams", dataset), lambda: jobs.run_clams(plot.xy))
+
+
+NO_SELECTION = np.empty(0, dtype=np.int64)
+
+
+def polygon_selection(xy: np.ndarray, xs, ys) -> np.ndarray:
+    """Sorted indices of the points inside a polygon; points outside its bounding box are ruled
+    out first, so a small lasso on a large plot tests few points."""
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    near = np.flatnonzero((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max())
+                          & (xy[:, 1] >= ys.min()) & (xy[:, 1] <= ys.max()))
+    return near[points_in_polygon(xy[near], xs, ys)].astype(np.int64)
 
 
 class AppState(param.Parameterized):
@@ -210,9 +209,16 @@ class AppState(param.Parameterized):
         except InvalidScatterplot as exc:
             self.error = f"{filename}: {exc}"
             return False
-        key = store_upload(plot, raw + repr((x, y, label)).encode())
-        self.param.update(plot=plot, loaded=key, dataset=key, error="")
+        self.show(plot, raw + repr((x, y, label)).encode())
         return True
+
+    def show(self, plot: Scatterplot, raw: bytes | None = None) -> str:
+        """Show a plot made in this session (an upload, a selection, a notebook's points) under an
+        ``upload:`` key, so its URL can be shared; ``raw``: the bytes that identify it (default:
+        its points)."""
+        key = store_upload(plot, plot.xy.tobytes() if raw is None else raw)
+        self.param.update(plot=plot, loaded=key, dataset=key, error="")
+        return key
 
 
 class ExploreState(param.Parameterized):
@@ -223,7 +229,8 @@ class ExploreState(param.Parameterized):
     clams = param.Parameter(default=None, doc="a fitted CLAMS model, or None")
     busy = param.String(default="", doc="what is running now ('' when idle)")
     message = param.String(default="", doc="a note about the colouring (unavailable, failed, ...)")
-    selected = param.Integer(default=0, doc="points inside the box selection")
+    selection = param.Array(default=NO_SELECTION, doc="indices of the points in the last lasso or box")
+    polygon = param.Parameter(default=None, doc="(xs, ys) of that lasso or box, in data coordinates")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -231,7 +238,7 @@ class ExploreState(param.Parameterized):
 
     @param.depends("app.plot", "app.color_by", watch=True)
     async def recolor(self):
-        self.param.update(labeling=None, message="", selected=0)
+        self.param.update(labeling=None, message="")
         plot, color = self.app.plot, self.app.color_by
         if plot is None or color == "density":
             return
@@ -247,6 +254,45 @@ class ExploreState(param.Parameterized):
             self.message = f"ClusterNet is unavailable: {reason}."
             return
         await self._run(labeling_job(self.app.loaded, plot, method), f"Running {METHOD_NAMES[method]}", "labeling")
+
+    @param.depends("app.plot", watch=True)
+    def _forget_selection(self):
+        self.param.update(selection=NO_SELECTION, polygon=None)
+
+    def select_polygon(self, xs, ys) -> np.ndarray:
+        """Select exactly the points inside the polygon (even-odd rule), however many there are."""
+        plot = self.app.plot
+        xs, ys = np.asarray(xs, np.float64).ravel(), np.asarray(ys, np.float64).ravel()
+        if plot is None or len(xs) < 3 or len(xs) != len(ys):
+            raise ValueError("a selection polygon needs at least 3 vertices, as many xs as ys")
+        self.param.update(selection=polygon_selection(plot.xy, xs, ys), polygon=(xs.tolist(), ys.tolist()))
+        return self.selection
+
+    async def lasso(self, xs, ys):
+        """select_polygon for the page: off the event loop (a lasso over 10M points takes seconds)."""
+        plot, key = self.app.plot, self.app.loaded
+        if plot is None or len(xs) < 3:
+            return
+        job = jobs.submit(("selection", key, tuple(xs), tuple(ys)), lambda: polygon_selection(plot.xy, xs, ys))
+        self.busy = "Selecting points"
+        try:
+            selection = await job.result()
+        finally:
+            self.busy = ""
+        if self.app.plot is plot:
+            self.param.update(selection=selection, polygon=(list(xs), list(ys)))
+
+    def selection_table(self) -> pd.DataFrame:
+        """Row indices (in the loaded plot) and coordinates of the selected points."""
+        xy = self.app.plot.xy[self.selection]
+        return pd.DataFrame({"row": self.selection, "x": xy[:, 0], "y": xy[:, 1]})
+
+    def selection_plot(self) -> Scatterplot:
+        """The selected points as a plot of their own (with their reference labels)."""
+        plot, rows = self.app.plot, self.selection
+        labels = None if plot.labels is None else plot.labels[..., rows]
+        return Scatterplot(plot.xy[rows], labels=labels, name=f"{plot.name or 'plot'} ({len(rows):,} selected)",
+                           meta={"selected_from": self.app.loaded})
 
     async def run_clams(self):
         if self.app.plot is None:

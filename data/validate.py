@@ -11,7 +11,8 @@ MIN_POINTS = 3
 def clean_points(xy, labels=None, strict: bool = False, meta: dict | None = None):
     """Return finite float64 points (and matching labels), dropping NaN/inf rows.
 
-    Dropped rows are counted in ``meta['dropped_nonfinite']``; with ``strict`` they raise.
+    Dropped rows are counted in ``meta['dropped_nonfinite']`` and their input positions listed in
+    ``meta['dropped_rows']`` (so writers can give back one row per input row); with ``strict`` they raise.
     """
     try:
         xy = np.asarray(xy, dtype=np.float64)
@@ -31,6 +32,7 @@ def clean_points(xy, labels=None, strict: bool = False, meta: dict | None = None
             labels = np.asarray(labels)[..., finite]
     if meta is not None:
         meta["dropped_nonfinite"] = dropped
+        meta["dropped_rows"] = np.flatnonzero(~finite).tolist()
     if len(xy) == 0:
         raise InvalidScatterplot("no point has finite coordinates (all are missing, NaN or infinite)")
     if len(xy) < MIN_POINTS:

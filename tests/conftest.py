@@ -30,6 +30,15 @@ def wut_dir() -> Path:
     return WUT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def upload_dir(tmp_path_factory):
+    """Uploads (and notebook plots) go to a temporary folder, not the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("uploads")
+        mp.setenv("VISCLUST_UPLOAD_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not Path(CHROMIUM).exists():

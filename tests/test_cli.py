@@ -78,3 +78,27 @@ def test_serve_raises_the_upload_cap(monkeypatch):
     # the README's `make serve` passes the same cap
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     assert f"--websocket-max-message-size {core.MAX_MESSAGE_BYTES}" in makefile
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_cluster_keeps_one_row_per_input_row(tmp_path, suffix):
+    """Rows with NaN coordinates are not clustered but keep their place in the output, marked."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    xy = np.vstack([rng.normal(0, 0.3, (20, 2)), rng.normal(20, 0.3, (20, 2))])
+    xy[[3, 25], 1] = np.nan  # one NaN row in each blob
+    points = tmp_path / "points.csv"
+    pd.DataFrame(xy, columns=["x", "y"]).to_csv(points, index=False)
+    out = visclust("cluster", points, "--method", "kmeans", "-o", tmp_path / f"labels{suffix}")
+    assert out.returncode == 0, out.stderr
+    assert "2 of 40 rows have missing or infinite coordinates" in out.stderr
+    table = pd.read_csv(tmp_path / "labels.csv") if suffix == ".csv" else pd.read_parquet(tmp_path / "labels.parquet")
+    assert len(table) == 40 and list(table.columns) == ["x", "y", "kmeans", "dropped"]
+    assert np.flatnonzero(table["dropped"]).tolist() == [3, 25]
+    assert table["kmeans"].isna().tolist() == table["dropped"].tolist()
+    kept = ~table["dropped"].to_numpy()
+    np.testing.assert_allclose(table["x"].to_numpy(float)[kept], xy[kept, 0])
+    labels = table["kmeans"].to_numpy(float)
+    assert len(set(labels[:20][kept[:20]])) == 1 and len(set(labels[20:][kept[20:]])) == 1  # each blob one cluster
+    assert labels[0] != labels[39]

@@ -166,3 +166,17 @@ def test_display_normalize_equal_aspect():
     assert norm[:, 1].max() - norm[:, 1].min() == pytest.approx(0.1)
     extreme = data.display_normalize(xy * 1e300)
     assert np.all(np.isfinite(extreme))
+
+
+def test_labels_written_back_to_every_input_row(tmp_path):
+    plot = data.load(b"x,y\n0,0\n1,nan\n2,2\n3,inf\n4,1\n", format="csv")
+    assert plot.meta["dropped_rows"] == [1, 3]
+    for suffix in (".json", ".npy"):
+        data.save_labels({"k": np.array([0, 1, -1])}, tmp_path / f"l{suffix}", plot)
+    records = json.loads((tmp_path / "l.json").read_text())
+    assert [r["k"] for r in records] == [0, None, 1, None, -1] and [r["dropped"] for r in records][1]
+    array = np.load(tmp_path / "l.npy")  # readable without pickle: dropped rows are NaN
+    assert array.shape == (5, 4) and np.isnan(array[3, :3]).all() and array[4, 2] == -1
+    clean = data.load(b"x,y\n0,0\n1,1\n2,2\n", format="csv")
+    data.save_labels({"k": np.array([0, 0, 1])}, tmp_path / "c.csv", clean)
+    assert list(pd.read_csv(tmp_path / "c.csv").columns) == ["x", "y", "k"]

@@ -105,6 +105,11 @@ def _cluster(args):
         if model.subsample_size_ else ""
     summary = (f"{args.method}: {model.n_clusters_} clusters, {(model.labels_ < 0).sum()} noise points, "
                f"{model.runtime_:.2f} s{note}")
+    if dropped := plot.meta.get("dropped_nonfinite", 0):
+        where = f"; {args.output} keeps their rows with an empty label, marked in its 'dropped' column" \
+            if args.output else ""
+        print(f"visclust: {dropped} of {len(plot) + dropped} rows have missing or infinite coordinates and "
+              f"were not clustered{where}", file=sys.stderr)
     if args.output:
         data.save_labels({args.method: model.labels_}, args.output, plot=plot)
         print(f"{summary}; labels written to {args.output}")
@@ -119,9 +124,10 @@ def cluster_file(path, method, params, seed, out_dir=None) -> dict:
     plot = data.load(path)
     model = make_clusterer(method, random_state=seed, **params).fit(plot.xy)
     if out_dir is not None:
-        data.save_labels({method: model.labels_}, Path(out_dir) / f"{Path(path).stem}.labels.{method}.csv")
-    return {"n": len(plot), "clusters": model.n_clusters_, "noise": int((model.labels_ < 0).sum()),
-            "seconds": round(model.runtime_, 3)}
+        data.save_labels({method: model.labels_}, Path(out_dir) / f"{Path(path).stem}.labels.{method}.csv",
+                         plot=plot, points=False)
+    return {"n": len(plot), "dropped": plot.meta.get("dropped_nonfinite", 0), "clusters": model.n_clusters_,
+            "noise": int((model.labels_ < 0).sum()), "seconds": round(model.runtime_, 3)}
 
 
 def _cluster_many(args, params):

@@ -1,8 +1,10 @@
 """Explore: pick or upload a plot, colour it by a method, and read CLAMS's ambiguity."""
 from __future__ import annotations
 
+import io
+from functools import partial
+
 import holoviews as hv
-import numpy as np
 import panel as pn
 
 import data
@@ -16,6 +18,7 @@ LARGE = ["gaussian-1M", "gaussian-10M"]
 UPLOAD_FORMATS = ".csv,.tsv,.txt,.parquet,.pq,.json,.npy,.npz"
 NO_LABEL = "(none)"
 OTHER = "(from the generator or an upload)"
+TOOLS = ("box_select", "lasso_select")
 
 
 def ambiguity_reading(score: float) -> str:
@@ -110,7 +113,7 @@ def _upload(app: AppState):
     return pn.Column(file_input, hint, pn.Row(x, y), label, name="Upload")
 
 
-def _figure(app: AppState, st: ExploreState, show_clams: bool, on_select):
+def _figure(app: AppState, st: ExploreState, show_clams: bool, on_box, on_lasso, outline):
     plot, lab = app.plot, st.labeling
     if plot is None:
         return hv.Div("")
@@ -120,20 +123,53 @@ def _figure(app: AppState, st: ExploreState, show_clams: bool, on_select):
         name = METHOD_NAMES.get(lab.method, lab.method)
         title += f" · {name} ({lab.runtime:.2f} s, {lab.n_clusters} cluster{plural})"
     if lab is not None and app.color_by == "agreement" and lab.values is not None:
-        element = plots.scatter(plot.xy, values=lab.values, title=title)
+        element = plots.scatter(plot.xy, values=lab.values, title=title, tools=TOOLS)
     elif lab is not None:
-        element = plots.scatter(plot.xy, labels=lab.labels, title=title)
+        element = plots.scatter(plot.xy, labels=lab.labels, title=title, tools=TOOLS)
     else:
-        element = plots.scatter(plot.xy, title=title)
-    hv.streams.BoundsXY(source=element).add_subscriber(on_select)
+        element = plots.scatter(plot.xy, title=title, tools=TOOLS)
+    hv.streams.BoundsXY(source=element).add_subscriber(on_box)
+    hv.streams.Lasso(source=element).add_subscriber(on_lasso)
     if show_clams and st.clams is not None:
         element = element * plots.clams_overlay(st.clams)
-    return element
+    return element * hv.DynamicMap(_outline, streams=[outline])
 
 
-def explore_view(app: AppState) -> pn.viewable.Viewable:
-    st = ExploreState(app=app)
-    sources = pn.Tabs(_gallery(app), _generator(app), _upload(app), dynamic=True, width=290)
+def _outline(data):
+    """The last selection's polygon, drawn over the plot (a selection made from Python shows too)."""
+    return hv.Path([data] if data else []).opts(color="#e4572e", line_width=2, line_dash="dashed")
+
+
+def export_selection(st: ExploreState, suffix: str) -> io.BytesIO:
+    """Row indices and coordinates of the selected points, as CSV or Parquet."""
+    buffer = io.BytesIO()
+    table = st.selection_table()
+    table.to_csv(buffer, index=False) if suffix == ".csv" else table.to_parquet(buffer, index=False)
+    buffer.seek(0)
+    return buffer
+
+
+def _selection_tools(app: AppState, st: ExploreState):
+    """Export the selection, or open it as a plot of its own."""
+    csv = pn.widgets.FileDownload(callback=lambda: export_selection(st, ".csv"), filename="selection.csv",
+                                  label="Selection (CSV)", css_classes=["vc-sel-csv"], width=150)
+    parquet = pn.widgets.FileDownload(callback=lambda: export_selection(st, ".parquet"),
+                                      filename="selection.parquet", label="Selection (Parquet)", width=150)
+    open_button = pn.widgets.Button(name="Open selection as a plot", width=200, css_classes=["vc-sel-open"])
+    open_button.on_click(lambda _: app.show(st.selection_plot()))
+    row = pn.Row(csv, parquet, open_button, visible=False)
+
+    def on_selection(*_):
+        row.visible = len(st.selection) >= 3  # a plot needs three points
+    st.param.watch(on_selection, "selection")
+    return row
+
+
+def explore_view(app: AppState, st: ExploreState | None = None, sources: bool = True) -> pn.viewable.Viewable:
+    """The Explore page; ``sources=False`` leaves out the gallery, generator and upload (for a
+    notebook, where the plot comes from Python)."""
+    st = st or ExploreState(app=app)
+    source_tabs = pn.Tabs(_gallery(app), _generator(app), _upload(app), dynamic=True, width=290) if sources else None
     error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["vc-error"], width=600)
     color = pn.widgets.Select(name="Colour by", options={v: k for k, v in COLOR_CHOICES.items()}, width=260,
                               css_classes=["vc-color"])
@@ -149,23 +185,27 @@ def explore_view(app: AppState) -> pn.viewable.Viewable:
     ambiguity = pn.pane.Markdown("*Run CLAMS to score how ambiguous this plot is to people.*", width=280,
                                  css_classes=["vc-ambiguity"])
     pane = pn.pane.HoloViews(None, css_classes=["vc-main-plot"], linked_axes=False)
+    outline = hv.streams.Pipe(data=[])
 
     def redraw(*_):
-        pane.object = _figure(app, st, show_clams.value, on_select)
+        pane.object = _figure(app, st, show_clams.value, on_box, on_lasso, outline)
 
     def recount(*_):
         n = 0 if app.plot is None else len(app.plot)
         text = f"**{n:,} points**"
-        if st.selected:
-            text += f" · {st.selected:,} selected"
+        if st.polygon is not None:
+            text += f" · <span class='vc-selected'>{len(st.selection):,}</span> selected"
         count.object = text
+        outline.send(list(zip(*st.polygon)) if st.polygon else [])
 
-    def on_select(bounds=None):
-        if bounds is None or app.plot is None:
-            return
-        x0, y0, x1, y1 = bounds
-        xy = app.plot.xy
-        st.selected = int(np.count_nonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)))
+    def on_box(bounds=None):
+        if bounds is not None:
+            x0, y0, x1, y1 = bounds
+            pn.state.execute(partial(st.lasso, [x0, x1, x1, x0], [y0, y0, y1, y1]))
+
+    def on_lasso(geometry=None):
+        if geometry is not None and len(geometry) >= 3:
+            pn.state.execute(partial(st.lasso, geometry[:, 0].tolist(), geometry[:, 1].tolist()))
 
     def on_busy(*_):
         working = bool(st.busy or app.loading)
@@ -204,7 +244,7 @@ def explore_view(app: AppState) -> pn.viewable.Viewable:
     app.param.watch(redraw, "plot")
     show_clams.param.watch(redraw, "value")
     app.param.watch(recount, "plot")
-    st.param.watch(recount, "selected")
+    st.param.watch(recount, ["selection", "polygon"])
     st.param.watch(on_busy, "busy")
     app.param.watch(on_busy, "loading")
     app.param.watch(on_error, "error")
@@ -217,9 +257,9 @@ def explore_view(app: AppState) -> pn.viewable.Viewable:
         pn.state.execute(st.recolor)
 
     controls = pn.Column(
-        "### Source", sources, "### Colour", color,
+        *(["### Source", source_tabs] if sources else []), "### Colour", color,
         pn.pane.Markdown(SIMULATED_NOTE, width=280, styles={"font-size": "85%", "color": "#555"}),
         "### CLAMS", clams_button, show_clams, ambiguity, width=310,
     )
-    return pn.Row(controls, pn.Column(error, message, pn.Row(spinner, busy_text, cancel), count, pane),
-                  name="Explore")
+    return pn.Row(controls, pn.Column(error, message, pn.Row(spinner, busy_text, cancel), count,
+                                      _selection_tools(app, st), pane), name="Explore")

@@ -1,0 +1,100 @@
+"""The Explore view in a notebook: ``Explorer(points)`` shows it inline, selections come back to Python.
+
+    from app import Explorer
+    ex = Explorer(df, color_by="clusternet")   # a DataFrame, an (n, 2) array or a Scatterplot
+    ex                                          # the Explore view, inline (Panel's notebook support)
+    ex.selection                                # row indices of the last lasso or box, a NumPy array
+    ex.select_polygon(xs, ys)                   # the same from Python
+    ex.labels                                   # the current colouring's labels (None for density)
+    ex.servable()                               # the same view in `panel serve notebook.ipynb`
+"""
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+
+import data
+from data import Scatterplot
+
+from .pages.explore import explore_view
+from .state import COLOR_CHOICES, AppState, ExploreState, labeling_job
+
+_EXTENSIONS_LOADED = False
+
+
+def _load_extensions():
+    """Panel's and HoloViews' notebook resources, once per kernel (a no-op under `panel serve`)."""
+    global _EXTENSIONS_LOADED
+    if not _EXTENSIONS_LOADED:
+        pn.extension(notifications=False)
+        hv.extension("bokeh", logo=False)
+        _EXTENSIONS_LOADED = True
+
+
+class Explorer:
+    """The Explore view of one plot, for Jupyter and for scripts.
+
+    ``points``: an (n, 2) array, a DataFrame (x and y picked as :func:`data.load` does: the
+    first two numeric columns unless ``x``/``y`` name them; a label column becomes the
+    reference labels) or a :class:`data.Scatterplot`. Rows with NaN/inf coordinates are
+    dropped as the loaders do; ``selection`` indexes the kept rows (``plot.meta['dropped_rows']``
+    lists the others). ``color_by``: one of :data:`app.state.COLOR_CHOICES`.
+    """
+
+    def __init__(self, points, color_by: str = "density", *, x=None, y=None, name: str | None = None):
+        if color_by not in COLOR_CHOICES:
+            raise ValueError(f"color_by must be one of {list(COLOR_CHOICES)}, not {color_by!r}")
+        _load_extensions()
+        plot = points if isinstance(points, Scatterplot) else data.load(
+            np.asarray(points) if isinstance(points, (list, tuple)) else points, x, y, name=name or "notebook")
+        self.app = AppState()
+        self.app.show(plot)
+        self.app.color_by = color_by
+        self.state = ExploreState(app=self.app)
+        self.view = explore_view(self.app, self.state, sources=False)
+
+    @property
+    def plot(self) -> Scatterplot:
+        return self.app.plot
+
+    @property
+    def selection(self) -> np.ndarray:
+        """Indices of the points in the last lasso or box selection (empty before any)."""
+        return self.state.selection.copy()
+
+    def select_polygon(self, xs, ys) -> np.ndarray:
+        """Select the points inside the polygon (data coordinates), as a lasso would; returns them."""
+        return self.state.select_polygon(xs, ys).copy()
+
+    @property
+    def color_by(self) -> str:
+        return self.app.color_by
+
+    @color_by.setter
+    def color_by(self, value: str):
+        self.app.color_by = value
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """Labels of the current colouring (None when coloured by density); waits for the run."""
+        color, plot = self.app.color_by, self.app.plot
+        if color == "density":
+            return None
+        if color == "reference":
+            return plot.reference_labels
+        method = "clusternet" if color == "agreement" else color
+        # The view's own job: the result cache runs each (plot, method) once.
+        return labeling_job(self.app.loaded, plot, method).future.result().labels
+
+    def servable(self, title: str = "visclust") -> pn.viewable.Viewable:
+        return self.view.servable(title=title)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.view
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.view._repr_mimebundle_(include, exclude)
+
+    def __repr__(self) -> str:
+        return f"Explorer({len(self.plot):,} points, color_by={self.color_by!r}, {len(self.selection):,} selected)"
