@@ -111,6 +111,9 @@ def min_samples_for(n: int) -> int:
     return int(np.clip(round(np.log2(max(n, 2)) * 1.5), 5, 50))
 
 
+EPS_MARGIN = 1.5  # the knee sits at the edge of the densest cores; the margin keeps fringes in
+
+
 def eps_by_k_distance(xy: np.ndarray, min_samples: int, seed: int = 0) -> float:
     """DBSCAN eps at the knee of the sorted k-distance curve (Ester et al. 1996).
 
@@ -121,15 +124,15 @@ def eps_by_k_distance(xy: np.ndarray, min_samples: int, seed: int = 0) -> float:
     k = int(np.clip(round(min_samples * share), 2, len(sample) - 1))
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(sample).kneighbors(sample)
     kdist = np.sort(dist[:, -1])
-    # The knee sits at the edge of the densest cores; 1.5x keeps clusters' fringes in.
-    eps = 1.5 * float(kdist[knee(kdist)])
+    eps = EPS_MARGIN * float(kdist[knee(kdist)])
     if eps <= 0:
         eps = float(kdist[kdist > 0][0]) if np.any(kdist > 0) else 1e-9
     # A 2-D density's k-th neighbour distance goes as sqrt(k / density): rescale k and density.
     return eps * float(np.sqrt(min_samples * share / k))
 
 
-def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K) -> np.ndarray:
+def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
+                   min_ratio: float = 1.5) -> np.ndarray:
     """Labels from a scipy linkage tree, cut where the count of sizeable clusters lives longest.
 
     Walking the merges from the top, the number of clusters with at least ``min_size`` points
@@ -149,7 +152,7 @@ def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K) 
         count += int(sizes[a] >= min_size) + int(sizes[b] >= min_size) - int(sizes[n + i] >= min_size)
         big[i] = count
     # big[i] holds for heights in [heights[i - 1], heights[i]); runs of equal counts are one life.
-    best_k, best_life, best_range, run_top = 1, np.log(1.5), None, n - 2
+    best_k, best_life, best_range, run_top = 1, np.log(min_ratio), None, n - 2
     for i in range(n - 2, 0, -1):
         if i == 1 or big[i - 1] != big[i]:
             life = np.log(heights[run_top]) - np.log(heights[i - 1])

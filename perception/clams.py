@@ -112,8 +112,8 @@ class CLAMS(BaseEstimator):
 
     def _search(self, pts, k0, rng):
         """BIC over the neighbourhood of k0; while the best k sits on an edge of the ks tried, look beyond it."""
-        k_cap = max(1, len(np.unique(pts, axis=0)) // 3)
-        fits, ks = {}, _candidates(k0)
+        k_cap = max(1, len(np.unique(pts, axis=0)) // 3)  # three distinct points per component at least
+        fits, ks = {}, _candidates(min(k0, k_cap))
         while True:
             for k in ks:
                 if k <= k_cap and k not in fits:

@@ -100,7 +100,7 @@ def test_upload_csv_shows_point_count(page, app_url, errors):
     page.locator(".vc-upload input[type=file]").set_input_files(
         {"name": "mine.csv", "mimeType": "text/csv", "buffer": f"a,b,label\n{rows}\n".encode()})
     page.get_by_text("123 points").wait_for(timeout=TIMEOUT)
-    assert "dataset=upload" in page.url
+    page.wait_for_url(lambda url: "dataset=upload" in url, timeout=TIMEOUT)  # the URL follows asynchronously
     assert errors == []
 
 
