@@ -6,7 +6,7 @@ paper's regressor was trained on ClustMe's human judgments (Abbas et al., EuroVi
 which cannot be downloaded here; by default this one learns from two-Gaussian plots
 labelled by simulated observers (perception.observers), and ``judgments`` lets real
 ClustMe-style data replace them. The model is a small MLP stored as plain arrays in JSON
-and evaluated with numpy, so loading never unpickles anything.
+and evaluated with numpy, so loading never unpickles anything. Training: perception/separability_train.py.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["FEATURES", "pair_features", "component_pair_features", "SeparabilityModel",
-           "train_separability", "save", "load", "DEFAULT_MODEL_PATH", "default_model"]
+           "save", "load", "DEFAULT_MODEL_PATH", "default_model"]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "separability.json"
 
@@ -90,13 +90,19 @@ def component_pair_features(xy, seed: int = 0) -> np.ndarray:
 
 @dataclass
 class SeparabilityModel:
-    """Standardise, then a ReLU MLP with one output clipped to [0, 1]: p(one cluster)."""
+    """Standardise, then a ReLU MLP with one output: p(one cluster).
+
+    ``link`` "identity" clips the output to [0, 1]; "logit" reads it as log-odds (a sigmoid),
+    so that pairs nobody would join get p near 0 rather than a regression's few percent,
+    which binary entropy turns into sizeable ambiguity.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
     coefs: list
     intercepts: list
     info: dict = field(default_factory=dict)  # provenance and held-out validation figures
+    link: str = "identity"
 
     def predict(self, features) -> np.ndarray:
         h = (np.atleast_2d(np.asarray(features, float)) - self.mean) / self.scale
@@ -104,13 +110,15 @@ class SeparabilityModel:
             h = h @ w + c
             if k < len(self.coefs) - 1:
                 h = np.maximum(h, 0.0)
+        if self.link == "logit":
+            return 1.0 / (1.0 + np.exp(-np.clip(h[:, 0], -50, 50)))
         return np.clip(h[:, 0], 0.0, 1.0)
 
     def to_dict(self) -> dict:
         return dict(format="visclust-separability-mlp/1", features=list(FEATURES),
                     mean=self.mean.tolist(), scale=self.scale.tolist(),
                     coefs=[w.tolist() for w in self.coefs], intercepts=[c.tolist() for c in self.intercepts],
-                    info=self.info)
+                    info=self.info, link=self.link)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SeparabilityModel":
@@ -118,7 +126,7 @@ class SeparabilityModel:
             raise ValueError("not a visclust separability model (format or feature list differs)")
         return cls(np.asarray(d["mean"], float), np.asarray(d["scale"], float),
                    [np.asarray(w, float) for w in d["coefs"]], [np.asarray(c, float) for c in d["intercepts"]],
-                   d.get("info", {}))
+                   d.get("info", {}), d.get("link", "identity"))
 
 
 def save(model: SeparabilityModel, path=DEFAULT_MODEL_PATH) -> Path:
@@ -141,102 +149,3 @@ def default_model() -> SeparabilityModel:
     if _DEFAULT is None:
         _DEFAULT = load(DEFAULT_MODEL_PATH)
     return _DEFAULT
-
-
-# ---------------------------------------------------------------- training data
-
-def _clustme_like(rng: np.random.Generator) -> dict:
-    """Two-Gaussian parameters over ClustMe-like ranges (size, separation, shape, rotation, tau), wider in distance."""
-    e1, e2 = rng.uniform(1, 5, 2)
-    s2 = float(np.exp(rng.uniform(np.log(0.3), np.log(3))))
-    # a third of the pairs lie far apart, as neighbours in many-cluster plots do (up to 40 sigma)
-    distance = float(rng.uniform(0, 10) if rng.random() < 0.67 else rng.uniform(10, 40))
-    return dict(n=int(rng.integers(200, 1500)), distance=distance,
-                sigmas=((1.0, 1.0 / e1), (s2, s2 / e2)), rotations=tuple(rng.uniform(0, 180, 2)),
-                size_ratio=float(np.exp(rng.uniform(np.log(0.2), np.log(5)))), seed=int(rng.integers(2**31)))
-
-
-def crowd_prob_single(xy, seed: int = 0, n_observers: int = 20, min_share: float = 0.05) -> float:
-    """Share of simulated observers who see one cluster, ignoring clusters under ``min_share``."""
-    from .observers import simulate_crowd
-
-    crowd = simulate_crowd(xy, n_observers, seed)
-    single = 0
-    for lab in crowd:
-        counts = np.bincount(lab[lab >= 0]) if np.any(lab >= 0) else np.zeros(0)
-        single += int(np.sum(counts >= min_share * len(lab)) <= 1)
-    return single / n_observers
-
-
-def _judgment_rows(judgments) -> tuple[list, np.ndarray]:
-    """Plots and probSingle targets from a judgments table (see docs/perception.md)."""
-    import pandas as pd
-
-    import data
-    from data import generate as gen
-
-    table = judgments if isinstance(judgments, pd.DataFrame) else pd.read_csv(judgments)
-    if "probSingle" not in table.columns:
-        raise data.InvalidScatterplot("the judgments table needs a probSingle column")
-    params = ["distance", "sigma_x1", "sigma_y1", "sigma_x2", "sigma_y2", "rotation1", "rotation2", "size_ratio"]
-    plots = []
-    for k, row in table.iterrows():
-        if "file" in table.columns:
-            plots.append(data.load(str(row["file"])).xy)
-        elif all(p in table.columns for p in params):
-            plots.append(gen.two_gaussians(
-                int(row.get("n", 500)), distance=float(row["distance"]), size_ratio=float(row["size_ratio"]),
-                sigmas=((row["sigma_x1"], row["sigma_y1"]), (row["sigma_x2"], row["sigma_y2"])),
-                rotations=(row["rotation1"], row["rotation2"]), seed=int(row.get("seed", k))).xy)
-        else:
-            raise data.InvalidScatterplot(
-                "the judgments table needs a 'file' column or the columns " + ", ".join(params))
-    target = table["probSingle"].to_numpy(float)
-    if np.any((target < 0) | (target > 1)) or not np.all(np.isfinite(target)):
-        raise data.InvalidScatterplot("probSingle must lie in [0, 1]")
-    return plots, target
-
-
-def train_separability(n_plots: int = 2000, seed: int = 0, judgments=None,
-                       validation_share: float = 0.2) -> SeparabilityModel:
-    """Train the pairwise regressor; ``model.info['validation']`` holds held-out MAE and Spearman.
-
-    Without ``judgments``: ``n_plots`` seeded two-Gaussian plots over ClustMe-like ranges,
-    target = ``crowd_prob_single`` of 20 simulated observers. With ``judgments`` (a CSV path
-    or DataFrame): those plots and their probSingle. Features come from a two-component GMM
-    fitted to each plot, as CLAMS computes them at inference.
-    """
-    from scipy.stats import spearmanr
-    from sklearn.neural_network import MLPRegressor
-    from threadpoolctl import threadpool_limits
-
-    from data import generate as gen
-
-    rng = np.random.default_rng(seed)
-    if judgments is None:
-        plots, target = [], []
-        for _ in range(n_plots):
-            xy = gen.two_gaussians(**_clustme_like(rng)).xy
-            plots.append(xy)
-            target.append(crowd_prob_single(xy, seed=int(rng.integers(2**31))))
-        target = np.asarray(target)
-        source = f"simulated observers on {n_plots} two-Gaussian plots, seed {seed}"
-    else:
-        plots, target = _judgment_rows(judgments)
-        source = f"judgments table ({len(plots)} plots)"
-    if len(plots) < 10:
-        raise ValueError(f"need at least 10 training plots, got {len(plots)}")
-    with threadpool_limits(1):  # small GMM fits: threads cost more than they save
-        X = np.stack([component_pair_features(xy, seed) for xy in plots])
-    order = rng.permutation(len(X))
-    n_val = max(1, int(round(validation_share * len(X))))
-    val, train = order[:n_val], order[n_val:]
-    mean, scale = X[train].mean(axis=0), X[train].std(axis=0) + 1e-9
-    mlp = MLPRegressor(hidden_layer_sizes=(32, 32), alpha=1e-3, max_iter=1000, early_stopping=True,
-                       random_state=seed).fit((X[train] - mean) / scale, target[train])
-    model = SeparabilityModel(mean, scale, list(mlp.coefs_), list(mlp.intercepts_))
-    pred = model.predict(X[val])
-    rho = spearmanr(pred, target[val]).statistic
-    model.info = dict(source=source, n_train=int(len(train)), n_validation=int(n_val),
-                      validation=dict(mae=float(np.mean(np.abs(pred - target[val]))), spearman=float(rho)))
-    return model

@@ -8,7 +8,7 @@ from scipy.stats import spearmanr
 
 from data import InvalidScatterplot
 from data import generate as gen
-from perception import separability
+from perception import separability, separability_train
 from perception.clams import CLAMS, binary_entropy, gabriel_pairs
 
 
@@ -45,7 +45,9 @@ def test_degenerate_inputs():
     for xy in (np.ones((1, 2)), np.ones((50, 2)), np.ones((2, 2))):  # identical points: one cluster
         est = CLAMS().fit(xy)
         assert est.n_components_ == 1 and est.ambiguity_ == 0.0
-    for xy in (np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]), np.c_[np.arange(200.0), 3 * np.arange(200.0)]):
+    # ten collinear points: more clusters read than a third of the points allows components
+    for xy in (np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]]), np.c_[np.arange(200.0), 3 * np.arange(200.0)],
+               np.c_[np.linspace(0, 1, 10), np.zeros(10)]):
         est = CLAMS().fit(xy)
         assert 0.0 <= est.ambiguity_ <= 1.0 and est.n_components_ >= 1
 
@@ -91,10 +93,10 @@ def test_train_from_a_judgments_table(tmp_path):
                  size_ratio=1, probSingle=float(np.clip(1 - d / 5, 0, 1))) for d in rng.uniform(0, 8, 20)]
     path = tmp_path / "judgments.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    model = separability.train_separability(judgments=path, seed=0)
+    model = separability_train.train_separability(judgments=path, seed=0)
     assert model.info["n_train"] + model.info["n_validation"] == 20
     with pytest.raises(InvalidScatterplot):
-        separability.train_separability(judgments=pd.DataFrame({"distance": [1.0]}))
+        separability_train.train_separability(judgments=pd.DataFrame({"distance": [1.0]}))
 
 
 def test_cli_ambiguity(tmp_path, capsys):

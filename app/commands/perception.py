@@ -26,15 +26,21 @@ def register(sub):
                        "the columns distance, sigma_x1, sigma_y1, sigma_x2, sigma_y2, rotation1, rotation2, "
                        "size_ratio (optional n, seed); see docs/perception.md.")
     p.add_argument("--judgments", help="CSV of human judgments (probSingle per plot)")
-    p.add_argument("--plots", type=int, default=2000, help="simulated training plots (without --judgments)")
+    p.add_argument("--plots", type=int, default=2000, help="simulated two-Gaussian training plots (without --judgments)")
+    p.add_argument("--context-plots", type=int, default=600, help="simulated many-component plots whose CLAMS "
+                   "component pairs join the training set (without --judgments)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="model file (default: assets/separability.json)")
     p.set_defaults(run=_train)
 
     p = sub.add_parser("evaluate-clams", help="Spearman rho of CLAMS and baselines on a held-out suite")
-    p.add_argument("--plots", type=int, default=200)
+    p.add_argument("--plots", type=int, default=300)
     p.add_argument("--seed", type=int, default=None, help="suite seed (default: the documented held-out seed)")
-    p.add_argument("--out", default="clams-eval", help="output folder (results.csv, summary.md)")
+    p.add_argument("--out", default="clams-eval", help="output folder (results.csv, blob_counts.csv, summary.md)")
+    p.add_argument("--blob-ks", type=int, nargs="*", default=[1, 2, 5, 10, 20, 35, 50, 75, 100],
+                   help="k of the separated-blob component count (3 plots each)")
+    p.add_argument("--wut", help="clustering-benchmarks wut folder for the component counts "
+                   "(default: ../shared/... when present; 'none' to skip)")
     p.set_defaults(run=_evaluate)
 
 
@@ -87,22 +93,26 @@ def _ambiguity(args):
 
 def _train(args):
     from app.cli import UserError
-    from perception import separability
+    from perception import separability, separability_train
 
     if args.judgments and not Path(args.judgments).is_file():
         raise UserError(f"no judgments file at {args.judgments}")
     if args.plots < 10:
         raise UserError("--plots must be at least 10")
-    model = separability.train_separability(args.plots, args.seed, judgments=args.judgments)
+    model = separability_train.train_separability(args.plots, args.seed, judgments=args.judgments,
+                                                 context_plots=args.context_plots)
     path = separability.save(model, args.out or separability.DEFAULT_MODEL_PATH)
     val = model.info["validation"]
     print(f"wrote {path}: held-out MAE {val['mae']:.3f}, Spearman {val['spearman']:.3f} "
-          f"({model.info['n_validation']} plots)")
+          f"({model.info['n_validation']} held-out pairs)")
 
 
 def _evaluate(args):
     from perception import clams_eval
 
     seed = clams_eval.EVAL_SEED if args.seed is None else args.seed
-    clams_eval.run_evaluation(args.out, n_plots=args.plots, seed=seed)
+    from perception.clusternet_eval import WUT_DEFAULT
+
+    wut = None if args.wut == "none" else Path(args.wut) if args.wut else WUT_DEFAULT if WUT_DEFAULT.is_dir() else None
+    clams_eval.run_evaluation(args.out, n_plots=args.plots, seed=seed, blob_ks=tuple(args.blob_ks), wut_dir=wut)
     print((Path(args.out) / "summary.md").read_text(), end="")
