@@ -1,10 +1,10 @@
 """ClusterNet as a scikit-learn style clusterer: perceived clusters and per-point agreement.
 
-The network (``models.clusternet``) runs, in one batch, on ``n_views`` seeded,
+The network (``models.clusternet_network``) runs, in one batch, on ``n_views`` seeded,
 order-independent samples of ``sample_size`` points of the plot as displayed
 (``data.display_normalize``), each view flipped or transposed differently
-(``models.clusternet.run_views``); the embeddings are grouped by the rule stored with the
-weights (``models.clusternet.group_views``: average linkage of one view, or the
+(``models.clusternet_views.run_views``); the embeddings are grouped by the rule stored with the
+weights (``models.clusternet_grouping.group_views``: average linkage of one view, or the
 nearest-neighbour graph over all views with co-membership averaged across them), and every
 other point takes the label and agreement of its nearest grouped point (KDTree). Cost is the
 network on the views (constant) plus the nearest-neighbour lookup (n log n), so million-point
@@ -23,7 +23,9 @@ from sklearn.neighbors import KDTree
 from data import InvalidScatterplot, check_points, display_normalize
 
 from .classical import SEED, consecutive
-from .clusternet import GROUPINGS, ClusterNetModel, group_views, run_views
+from .clusternet_grouping import GROUPINGS, group_views
+from .clusternet_network import ClusterNetModel
+from .clusternet_views import run_views
 from .params import Param, validate_params
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

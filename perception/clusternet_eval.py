@@ -85,7 +85,9 @@ class GroupingOnly:
     def fit(self, xy):
         from data import check_points, display_normalize
         from models import ClusterNet
-        from models.clusternet import View, group_views, sample_points, view_seeds
+        from models.clusternet_features import sample_points
+        from models.clusternet_grouping import group_views
+        from models.clusternet_views import View, view_seeds
 
         start = time.perf_counter()
         net = ClusterNet(weights=self.weights)

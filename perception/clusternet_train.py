@@ -6,7 +6,7 @@ Data: ``data.generate.random_plot`` plots and, for a share ``scene_share`` of th
 ``n_observers`` simulated people (``perception.observers.simulate_crowd``), who with
 ``continuity`` (the default) see each thin curve and ring or frame of a scene whole
 (``perception.observers.see_curves_whole``); a plot is reduced to the network's fixed sample
-(``models.clusternet.prepare``) with every observer's labels and the agreement of
+(``models.clusternet_features.prepare``) with every observer's labels and the agreement of
 ``perception.agreement.consensus``, and
 the whole set is cached under ``<out>/data/`` so later runs and resumes skip generation.
 Plot i of a split draws from ``np.random.SeedSequence([seed, split, i])`` (split 0 = train,
@@ -45,8 +45,11 @@ from data import Scatterplot
 from data.generate import blobs, random_plot, random_scene
 
 from models.annotated import load_annotations
-from models.clusternet import (PLOT_SIZES, ClusterNetModel, View, clusternet_loss, group_pooled, group_views,
-                               pool_views, prepare, run_views)
+from models.clusternet_features import PLOT_SIZES, prepare
+from models.clusternet_grouping import group_pooled, group_views, pool_views
+from models.clusternet_loss import clusternet_loss
+from models.clusternet_network import ClusterNetModel
+from models.clusternet_views import View, run_views
 from models.clusternet_estimator import WEIGHTS, load_weights
 
 from .agreement import consensus
@@ -230,7 +233,7 @@ GROUPING_GRID = {"average": {"merge_threshold": (0.4, 0.5, 0.6, 0.7)},
                            "split_threshold": (0.0, 0.3, 0.5, 0.7)}}
 NOISE_GRID = (0.5, 0.6, 0.7, 0.8)
 MIN_CALIBRATION_PLOTS = 20  # held-out human plots needed to recalibrate the grouping when fine-tuning
-N_VIEWS = 8  # views averaged at inference (models.clusternet.run_views); 16 scored no better
+N_VIEWS = 8  # views averaged at inference (models.clusternet_views.run_views); 16 scored no better
 
 
 def validation_plots(n_plots: int, seed: int, label_source: Callable[[np.ndarray, int], np.ndarray] = crowd_labels,

@@ -9,8 +9,11 @@ from data import InvalidScatterplot, Scatterplot, display_normalize
 from data.generate import blobs, shapes, two_gaussians
 from models.annotated import ABSENT, load_annotations
 from models import ClusterNet
-from models.clusternet import (GROUPINGS, PLOT_SIZES, SYMMETRIES, ClusterNetModel, cluster_embeddings, clusternet_loss,
-                               prepare, run_views)
+from models.clusternet_features import PLOT_SIZES, prepare
+from models.clusternet_grouping import GROUPINGS, cluster_embeddings
+from models.clusternet_loss import clusternet_loss
+from models.clusternet_network import ClusterNetModel
+from models.clusternet_views import SYMMETRIES, run_views
 from models.clusternet_estimator import WEIGHTS
 from perception.agreement import consensus
 
