@@ -88,3 +88,21 @@ def test_installed_visclust_serve_help(installed):
     _, venv, env, elsewhere = installed
     out = run([venv / "bin" / "visclust", "serve", "--help"], elsewhere, env)
     assert "usage: visclust serve" in out.stdout and "--port" in out.stdout
+
+
+def test_installed_visclust_bench_says_in_one_line_that_it_needs_a_checkout(installed):
+    _, venv, env, elsewhere = installed
+    out = subprocess.run([venv / "bin" / "visclust", "bench"], cwd=elsewhere, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and "source checkout" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_checkout_visclust_bench_runs_bench_in_a_subprocess():
+    """The product imports nothing of bench/: `visclust bench` starts `python -m bench`, whose
+    own check of --only answers here."""
+    out = subprocess.run([sys.executable, "-m", "app.cli", "bench", "--only", "nope"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip() == ("visclust bench: no benchmark(s) ['nope']; there are "
+                                  f"{sorted(p.stem[6:] for p in (ROOT / 'bench').glob('bench_*.py'))}")
