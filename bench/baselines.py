@@ -1,6 +1,6 @@
 """Every classical clusterer at its parameter-free default, on generated plots and on wut.
 
-    python bench/baselines.py --per-group 5 --wut ../shared/data/clustering-benchmarks/wut --out runs/baselines
+    python -m bench.baselines --per-group 5 --wut ../shared/data/clustering-benchmarks/wut --out runs/baselines
 
 Generated plots (seeded, never used to choose a default) are scored against the generator's
 components, noise points left out; wut against each plot's first human labelling (label 0 =
@@ -14,14 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import adjusted_mutual_info_score  # noqa: E402
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_mutual_info_score
 
-from data import benchmark_names, generate as g, load_benchmark  # noqa: E402
-from models import CLASSICAL, make_clusterer  # noqa: E402
+from data import benchmark_names, generate as g, load_benchmark
+from models import CLASSICAL, make_clusterer
 
 BLOB_KS = (2, 5, 10, 20, 35, 50, 100)
 

@@ -1,25 +1,22 @@
 """CLAMS runtime vs a naive full GMM-BIC sweep (k = 1..20 on all points), in one run.
 
-Run: nice .venv/bin/python bench/bench_clams.py [--repeats 3]
+Run: nice .venv/bin/python -m bench.bench_clams [--repeats 3]
 Prints a table of median wall times and the ratio naive / CLAMS.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from sklearn.mixture import GaussianMixture  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
-from data import display_normalize  # noqa: E402
-from data import generate as gen  # noqa: E402
-from perception.clams import CLAMS  # noqa: E402
+from data import display_normalize
+from data import generate as gen
+from perception.clams import CLAMS
 
 
 def naive_sweep(xy, k_max=20, seed=0):

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import row, timed  # noqa: E402
-from data import generate  # noqa: E402
-from models import CLASSICAL, make_clusterer  # noqa: E402
+from bench.common import row, timed
+from data import generate
+from models import CLASSICAL, make_clusterer
 
 # Methods too slow for 100k points even subsampled are still run: the table shows it.
 SIZES_QUICK = (10_000,)

@@ -1,6 +1,6 @@
 """ClusterNet on a 1M-point plot vs. HDBSCAN (boruvka, min_cluster_size 50) on 100k points.
 
-Run: `.venv/bin/python bench/bench_clusternet.py [--quick]` (quick: 100k vs. 10k points).
+Run: `.venv/bin/python -m bench.bench_clusternet [--quick]` (quick: 100k vs. 10k points).
 Both are timed in the same run; ClusterNet's time is the best of two after a warm-up call
 (the first call loads the weights). Target (issue 21): ratio ClusterNet / HDBSCAN <= 0.5.
 A second row counts ClusterNet's clusters on the 1M-point plot of 6 separated blobs for
@@ -9,13 +9,11 @@ seeds 0-3 (target: 6 on every draw).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import row, timed  # noqa: E402
-from data.generate import blobs  # noqa: E402
-from models import ClusterNet, make_clusterer  # noqa: E402
+from bench.common import row, timed
+from data.generate import blobs
+from models import ClusterNet, make_clusterer
 
 TARGET_RATIO = 0.5
 

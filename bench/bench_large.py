@@ -16,11 +16,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.common import row  # noqa: E402
-from data.large import mixture_chunks  # noqa: E402
+from bench.common import row
+from data.large import mixture_chunks
 
 PART = 5_000_000
 

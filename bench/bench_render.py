@@ -9,9 +9,9 @@
    coloured by the reference labels.
 4. The server's peak RSS after all of it against the points' float64 size: target <= 3x.
 
-Run: .venv/bin/python bench/bench_render.py [--quick]   (needs /usr/bin/chromium), or
+Run: .venv/bin/python -m bench.bench_render [--quick]   (needs /usr/bin/chromium), or
 `visclust bench --only render`. Profile the server side of a re-render with
-`python bench/bench_render.py --profile` (pyinstrument, no browser).
+`python -m bench.bench_render --profile` (pyinstrument, no browser).
 """
 from __future__ import annotations
 
@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_http  # noqa: E402
+from bench.common import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_http
 
 BIG_FRAME = 100_000  # bytes: a websocket message this large carries a new image
 PLOT = ".vc-main-plot"

@@ -1,16 +1,15 @@
 """Submit latency of the annotation store with 20 concurrent annotators.
 
-    python bench/bench_store.py [--annotators 20] [--plots 50] [--points 1000]
+    python -m bench.bench_store [--annotators 20] [--plots 50] [--points 1000]
 
 Runs on a SQLite file in a temporary folder and on a throw-away PostgreSQL server
-(tests/pg.py, fsync and synchronous_commit on), and prints p50/p99 submit latency and
+(bench/pg.py, fsync and synchronous_commit on), and prints p50/p99 submit latency and
 throughput for each. ``run(quick)`` gives the same figures as `visclust bench` rows (p99 in
 seconds against the 50 ms target; the baseline is the single-annotator p99 of the same run).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import threading
 import time
@@ -18,12 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bench.common import row  # noqa: E402
-from data.store import AnnotationStore  # noqa: E402
-from pg import postgres_server, skip_reason  # noqa: E402
+from bench.common import row
+from bench.pg import postgres_server, skip_reason
+from data.store import AnnotationStore
 
 
 def measure(url: str, annotators: int, plots: int, points: int, two_statements: bool = False) -> dict:

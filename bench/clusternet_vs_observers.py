@@ -1,6 +1,6 @@
 """How far ClusterNet weights are from the density observers on blob plots and thin rings.
 
-Run: `.venv/bin/python bench/clusternet_vs_observers.py WEIGHTS [WEIGHTS ...]`
+Run: `.venv/bin/python -m bench.clusternet_vs_observers WEIGHTS [WEIGHTS ...]`
 (no argument: the shipped weights). Prints, per weights file:
 - blobs: mean AMI with the 20-observer majority (crowd seed = plot seed; points the majority
   labels) on `blobs(n, k, separation=4, noise=0.05, seed)`, k 3 and 6, seeds 0-3, at 2,000,
@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score as ami
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.generate import blobs, shapes  # noqa: E402
-from models import ClusterNet  # noqa: E402
-from perception.clusternet_eval import mean_ami  # noqa: E402
+from data.generate import blobs, shapes
+from models import ClusterNet
+from perception.clusternet_eval import mean_ami
 from perception.agreement import consensus
-from perception.observers import simulate_crowd  # noqa: E402
+from perception.observers import simulate_crowd
 
 
 @functools.cache

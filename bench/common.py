@@ -1,13 +1,21 @@
-"""Shared helpers of the benchmarks: timing, machine description and result rows.
+"""Shared helpers of the benchmarks: timing, machine description, result rows and a local server.
 
 Every benchmark module ``bench/bench_*.py`` defines ``run(quick: bool) -> list[dict]``; each
 row compares a measured time with a baseline measured in the same run (see :func:`row`).
+The tests use the server helpers too (tests may import bench; the product imports neither).
 """
 from __future__ import annotations
 
 import os
 import platform
+import socket
+import subprocess
 import time
+import urllib.request
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def timed(fn, *args, repeat: int = 1, **kwargs):
@@ -46,3 +54,22 @@ def machine() -> dict:
         except md.PackageNotFoundError:
             versions[pkg] = None
     return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "versions": versions}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")

@@ -13,6 +13,7 @@ plots take seconds.
 from __future__ import annotations
 
 import time
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,8 @@ from .clusternet_network import ClusterNetModel
 from .clusternet_views import run_views
 from .params import Param, validate_params
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-WEIGHTS = ASSETS / "clusternet.pt"
+# pip installs packages unpacked, so this is a pathlib.Path (torch.load and stat need a file)
+WEIGHTS = files("assets") / "clusternet.pt"
 _CACHE: dict = {}
 
 

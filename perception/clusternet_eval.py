@@ -37,7 +37,6 @@ REFERENCE = "observers"  # the simulated observers' own majority, a reference ro
 LOO_REFERENCE = "observers-loo"  # the same, its medians chosen leave-one-out on wut
 GROUPING_ONLY = "grouping-only"  # ClusterNet's grouping without the network (ablation)
 OBSERVER_SEED = 987_654  # another crowd than devbench's reference crowd
-WUT_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "clustering-benchmarks" / "wut"
 DEFAULT_METHODS = ("clusternet", "hdbscan", REFERENCE)
 # what each row's wut figure may have been chosen on
 WUT_CHOICES = {REFERENCE: "observer medians chosen on wut (not blind)", LOO_REFERENCE: "leave-one-out",
@@ -152,7 +151,8 @@ def loo_observers(wut_dir, grid: dict = MEDIAN_GRID) -> dict[str, float]:
 def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int | None = None, wut_dir=None,
                    methods=None, weights=None, groups=None, progress: bool = False) -> pd.DataFrame:
     """Score ``methods`` (registry names and ``observers``; default ``DEFAULT_METHODS``) on the
-    development benchmark and on wut. Writes ``devbench_plots.csv`` (every plot),
+    development benchmark and, when ``wut_dir`` (a clustering-benchmarks wut folder) is given, on
+    wut. Writes ``devbench_plots.csv`` (every plot),
     ``clusternet_eval.csv`` / ``.md`` (per group and method: ami_majority, ami_components,
     median k found against k, share within 10 % of k, lowest AMI where the majority agrees with
     the components at >= 0.8; wut rows: group ``wut``, ``ami_human`` and ``wut_choice``) and returns the
@@ -166,7 +166,6 @@ def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int 
     methods = list(methods or DEFAULT_METHODS)
     if unknown := sorted(set(methods) - set(known)):
         raise InvalidScatterplot(f"unknown method(s) {unknown}; choose from {known}")
-    wut_dir = Path(wut_dir) if wut_dir else (WUT_DEFAULT if WUT_DEFAULT.is_dir() else None)
     per_plot, tables = [], []
     for method in methods:
         df = devbench.score(estimator_factory(method, weights), seed, per_group, max_points, groups,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 __all__ = ["FEATURES", "pair_features", "component_pair_features", "SeparabilityModel",
            "save", "load", "DEFAULT_MODEL_PATH", "default_model"]
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "assets" / "separability.json"
+DEFAULT_MODEL_PATH = files("assets") / "separability.json"
 
 FEATURES = (
     "rotation_difference", "rotation_average", "scaling_difference", "mean_distance",

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# A development checkout keeps the human-labelled benchmarks beside it, in ../shared; an
+# installed package has none there, and then wut is scored only when --wut is given.
+WUT_DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "clustering-benchmarks" / "wut"
+
 
 def register(sub):
     p = sub.add_parser("train-clusternet", help="train ClusterNet on generated plots labelled by simulated observers",
@@ -46,7 +50,8 @@ def register(sub):
     p.add_argument("--max-points", type=int, help="cap on points per plot (quick runs)")
     p.add_argument("--groups", nargs="*", help="subset of benchmark groups (default: all)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/... when present)")
+    p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/data/clustering-benchmarks/wut "
+                   "beside the checkout, when present)")
     p.add_argument("--methods", nargs="*", help="registry names and 'observers' (default: clusternet, hdbscan, "
                    "observers)")
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
@@ -112,6 +117,7 @@ def _evaluate(args):
         raise FileNotFoundError(f"weights not found: {args.weights}")
     if args.wut and not Path(args.wut).is_dir():
         raise FileNotFoundError(f"wut folder not found: {args.wut}")
+    wut = args.wut or (WUT_DEFAULT if WUT_DEFAULT.is_dir() else None)
     table = run_evaluation(args.out, per_group=args.plots, seed=args.seed, max_points=args.max_points,
-                           wut_dir=args.wut, methods=args.methods, weights=args.weights, groups=args.groups)
+                           wut_dir=wut, methods=args.methods, weights=args.weights, groups=args.groups)
     print((Path(args.out) / "clusternet_eval.md").read_text())

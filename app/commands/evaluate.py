@@ -17,7 +17,8 @@ def register(sub):
     p.add_argument("--plots", type=int, help="held-out plots (default: 200 for clams; "
                    "clusternet: 30 per benchmark group)")
     p.add_argument("--seed", type=int, help="suite seed (default: the documented held-out seed)")
-    p.add_argument("--wut", help="clusternet: clustering-benchmarks wut folder (default: ../shared/...)")
+    p.add_argument("--wut", help="clusternet: clustering-benchmarks wut folder (default: "
+                   "../shared/data/clustering-benchmarks/wut beside the checkout, when present)")
     p.add_argument("--methods", nargs="*", help="clusternet: subset of methods")
     p.add_argument("--weights", help="clusternet: weights to evaluate (default: the shipped ones)")
     p.add_argument("--max-points", type=int, help="clusternet: cap on points per benchmark plot (quick runs)")

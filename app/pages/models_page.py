@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,10 @@ from models import CLASSICAL, METHODS
 from .. import jobs
 from ..state import SIMULATED_NOTE, AppState
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL_CARD = ROOT / "assets" / "MODEL_CARD.md"
+ASSETS = files("assets")
+MODEL_CARD = ASSETS / "MODEL_CARD.md"
+# docs/ is not package data: its pages are listed when the app runs from a source checkout.
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def clusterer_table() -> pd.DataFrame:
@@ -37,8 +40,8 @@ def perception_table() -> pd.DataFrame:
 
 
 def _documents() -> list[tuple[str, Path]]:
-    docs = [("Model card", MODEL_CARD)] if MODEL_CARD.exists() else []
-    docs += [(p.stem.replace("_", " ").capitalize(), p) for p in sorted((ROOT / "docs").glob("*.md"))]
+    docs = [("Model card", MODEL_CARD)] if MODEL_CARD.is_file() else []
+    docs += [(p.stem.replace("_", " ").capitalize(), p) for p in sorted(DOCS.glob("*.md"))]
     return docs
 
 
@@ -51,8 +54,7 @@ EVALUATIONS = {"clusternet_evaluation.csv": "ClusterNet and the clusterers: 300 
 
 
 def _evaluation_tables() -> list[tuple[str, Path]]:
-    return [(title, ROOT / "assets" / name) for name, title in EVALUATIONS.items()
-            if (ROOT / "assets" / name).exists()]
+    return [(title, ASSETS / name) for name, title in EVALUATIONS.items() if (ASSETS / name).is_file()]
 
 
 # Relative image links in the docs point into the repository, not at this server.
