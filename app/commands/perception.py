@@ -111,7 +111,7 @@ def _evaluate(args):
     from perception import clams_eval
 
     seed = clams_eval.EVAL_SEED if args.seed is None else args.seed
-    from perception.clusternet_eval import WUT_DEFAULT
+    from app.commands.clusternet import WUT_DEFAULT
 
     wut = None if args.wut == "none" else Path(args.wut) if args.wut else WUT_DEFAULT if WUT_DEFAULT.is_dir() else None
     clams_eval.run_evaluation(args.out, n_plots=args.plots, seed=seed, blob_ks=tuple(args.blob_ks), wut_dir=wut)
