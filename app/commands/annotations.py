@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from urllib.parse import urlencode
 
+from app.errors import UserError
+
 APP_URL = "http://localhost:5006/main"
 
 
@@ -74,7 +76,6 @@ def _open(args):
 def _user_errors(fn):
     """Store validation errors become one-line user errors."""
     def run(args):
-        from app.cli import UserError
         from data.store import StoreError
 
         try:
@@ -90,7 +91,6 @@ def annotate_link(app_url: str, study: int, **params) -> str:
 
 @_user_errors
 def _create(args):
-    from app.cli import UserError
 
     if args.annotators < 0:
         raise UserError("--annotators must be >= 0")
@@ -129,7 +129,6 @@ def _import(args):
 
 @_user_errors
 def _replay(args):
-    from app.cli import UserError
     from data.store import AnnotationStore, replay_export
 
     source = Path(args.source)
@@ -157,7 +156,6 @@ def simulation_plots(n: int, seed: int = 0):
 
 
 def _simulate(args):
-    from app.cli import UserError
     from data.store import clams_prior
     from perception.routing import simulate_study
 

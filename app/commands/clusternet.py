@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.errors import UserError
+
 # A development checkout keeps the human-labelled benchmarks beside it, in ../shared; an
 # installed package has none there, and then wut is scored only when --wut is given.
 WUT_DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "clustering-benchmarks" / "wut"
@@ -75,7 +77,6 @@ def register(sub):
 
 
 def _train(args):
-    from app.cli import UserError
     from perception.clusternet_train import train
 
     if args.epochs < 1 or args.plots < 1:
@@ -95,7 +96,6 @@ def _train(args):
 
 
 def _crossval(args):
-    from app.cli import UserError
     from models import CLASSICAL
     from perception.clusternet_crossval import crossval_finetune
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.errors import UserError
+
 
 def register(sub):
     p = sub.add_parser("ambiguity", help="cluster ambiguity of a scatterplot (CLAMS, 0 = unambiguous)")
@@ -92,7 +94,6 @@ def _ambiguity(args):
 
 
 def _train(args):
-    from app.cli import UserError
     from perception import separability, separability_train
 
     if args.judgments and not Path(args.judgments).is_file():
