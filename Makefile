@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PORT ?= 5006
 
-.PHONY: serve test install install-dev
+.PHONY: serve test install install-dev screenshots lint-imports
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -34,3 +34,13 @@ serve: install
 
 test: install-dev
 	$(VENV)/bin/pytest
+
+# The README's pictures: the two screenshot tests, writing into docs/screenshots (the plain
+# suite writes them to a temporary folder and leaves the checkout clean).
+screenshots: install-dev
+	$(VENV)/bin/pytest tests/test_app_explore.py::test_screenshot_explore \
+		tests/test_app_compare.py::test_export_labels_csv --screenshots docs/screenshots
+
+# The layer contracts of pyproject.toml ([tool.importlinter]); the suite runs them too.
+lint-imports: install-dev
+	$(VENV)/bin/lint-imports

@@ -17,6 +17,20 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 WUT = SHARED_DATA / "clustering-benchmarks" / "wut"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", metavar="DIR", default=None,
+                     help="write the README's screenshots to DIR (`make screenshots` writes docs/screenshots); "
+                          "by default they go to a temporary folder, so the suite leaves the checkout clean")
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(request, tmp_path_factory) -> Path:
+    chosen = request.config.getoption("--screenshots")
+    folder = Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def wut_dir() -> Path:
     """The human reference labelings; skipped (with the reason) where ../shared is absent."""

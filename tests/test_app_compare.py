@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 TIMEOUT = 90_000
 # Fast methods, so the test measures the app rather than the clusterers.
 METHODS = ["hdbscan", "dbscan", "agglomerative-single", "agglomerative-ward"]
@@ -34,7 +32,7 @@ def test_grid_of_four_methods_and_agreement_matrix(page, app_url, errors):
     assert errors == []
 
 
-def test_export_labels_csv(page, app_url, tmp_path):
+def test_export_labels_csv(page, app_url, tmp_path, screenshot_dir):
     run_grid(page, app_url, dataset="moons")
     with page.expect_download(timeout=TIMEOUT) as download:
         page.locator(".vc-dl-csv a, .vc-dl-csv button").first.click()
@@ -43,5 +41,4 @@ def test_export_labels_csv(page, app_url, tmp_path):
     table = pd.read_csv(path)
     assert len(table) == 1000
     assert {"x", "y", "HDBSCAN", "DBSCAN", "reference"} <= set(table.columns)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "compare.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "compare.png"), full_page=True)

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 TIMEOUT = 60_000
 
 
@@ -159,11 +157,10 @@ def test_shared_url_restores_the_view(page, app_url, errors):
     assert errors == []
 
 
-def test_screenshot_explore(page, app_url):
+def test_screenshot_explore(page, app_url, screenshot_dir):
     open_app(page, app_url + "?dataset=touching-blobs&color=hdbscan")
     wait_idle(page)
     page.locator(".vc-clams").click()
     page.get_by_text("Ambiguity:").wait_for(timeout=TIMEOUT)
     page.wait_for_timeout(1500)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "explore.png"))
+    page.screenshot(path=str(screenshot_dir / "explore.png"))
