@@ -7,13 +7,14 @@ import pytest
 from app.pages.annotate import AnnotatorSession, admin_view, annotator_table, routing_summary, variant_table
 from data import generate
 from data.render import RenderSettings, render_png
-from data.store import AnnotationStore, InvalidStudy, replay_export
+from data.store import InvalidStudy, replay_export
 from perception.routing import MIN_ANNOTATIONS, simulate_study
+from perception.study import annotator_stats, open_store
 
 
 @pytest.fixture
 def store(tmp_path):
-    with AnnotationStore(f"sqlite:///{tmp_path / 'studies.sqlite3'}") as s:
+    with open_store(f"sqlite:///{tmp_path / 'studies.sqlite3'}") as s:
         yield s
 
 
@@ -97,7 +98,7 @@ def test_careless_annotator_is_flagged_and_can_be_excluded(store, tmp_path):
             store.submit(info, task.plot_id, who, labels, seconds=2.0)
         assert len(kinds) == 4 and kinds.count("check") == 1  # 1 check in 4 items: the rate of 0.25
     assert store.flagged(info) == {careless.id}
-    stats = {a.name: a for a in store.annotator_stats(info)}
+    stats = {a.name: a for a in annotator_stats(store, info)}
     assert stats["careful"].attention_score > 0.99 and not stats["careful"].flagged
     assert stats["careless"].attention_score < 0.8 and stats["careless"].flagged
     assert stats["careful"].median_seconds == 2.0
