@@ -85,7 +85,6 @@ class AnnotationStore(Submissions):
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         upgrade(self.engine)
 
-
     def __repr__(self) -> str:
         return f"AnnotationStore({self.engine.url.render_as_string(hide_password=True)!r})"
 

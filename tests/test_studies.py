@@ -7,7 +7,7 @@ import pytest
 from app.pages.annotate import AnnotatorSession, admin_view, annotator_table, routing_summary, variant_table
 from data import generate
 from data.render import RenderSettings, render_png
-from data.store import InvalidStudy, replay_export
+from data.store import AnnotationStore, InvalidStudy, StoreError, replay_export
 from perception.routing import MIN_ANNOTATIONS, simulate_study
 from perception.study import annotator_stats, open_store
 
@@ -145,3 +145,20 @@ def test_store_routes_by_ambiguity_and_stops_settled_plots(store):
     assert [p.n_annotations for p in store.plots(info)] == [MIN_ANNOTATIONS] * 2
     assert "ambiguity" in routing_summary(store, info.id)
     admin_view(store, info.id)  # renders without a server
+
+
+def test_routing_and_priors_are_injected_into_the_store(tmp_path):
+    """data.store knows no perception: a plain store refuses to route by ambiguity, and the
+    priors of an ambiguity study come from the ``prior`` it was given."""
+    from data.store_models import StudyPlot
+
+    url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
+    with AnnotationStore(url, prior=lambda xy: 0.25) as plain:
+        info = plain.create_study("routed", blob_plots(2), policy="ambiguity")
+        who = person(plain, info, "p")
+        with pytest.raises(StoreError, match="router"):
+            plain.next_plot(info, who)
+        with plain._sessions() as s:
+            assert [sp.prior for sp in s.query(StudyPlot).filter_by(study_id=info.id)] == [0.25, 0.25]
+    with open_store(url) as wired:
+        assert wired.next_plot(info, who) is not None
