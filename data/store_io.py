@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .render import RenderSettings, render_png
-from .store_records import (MAX_KEY, AnnotationRecord, PlotTask, StoreError, _key, _labels, _loads, _now, _points,
-                            _seconds)
+from .store_records import MAX_KEY, AnnotationRecord, StoreError, _key, _labels, _loads, _now, _points, _seconds
 
 EXPORT_FORMATS = (".csv", ".parquet", ".json")
 
@@ -76,7 +75,6 @@ def export_frame(study_name: str, plots, records: list[AnnotationRecord]) -> pd.
         by_plot.setdefault(record.plot_id, []).append(record)
     parts = []
     for task, kind, render, truth in plots:
-        task: PlotTask
         n = len(task.xy)
         shown = np.ones(n, dtype=bool) if task.shown is None else np.isin(np.arange(n), task.shown)
         truth = pd.array(np.full(n, pd.NA) if truth is None else np.frombuffer(truth, "<i4"), dtype="Int32")

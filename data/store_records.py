@@ -1,7 +1,8 @@
 """What the annotation store hands out and takes in: records, errors, limits and input checks.
 
 The checks raise :class:`StoreError` subclasses (ValueErrors) whose messages are meant for a
-person; they run before any write, so bad input changes nothing.
+person; they run before any write, so bad input changes nothing. The underscored helpers are
+shared by the store's modules (data/store*.py) and are no API of their own.
 """
 from __future__ import annotations
 
