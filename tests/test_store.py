@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from pg import pg_server  # noqa: F401  (fixture)
 
 from data import store as store_mod
+from data import store_records
 from data.store import (AlreadyAnnotated, AnnotationStore, IdempotencyConflict, InvalidLabels, InvalidStudy,
                         StoreError, UnknownAnnotator, UnknownPlot, UnknownStudy)
 from data.store_models import Base
@@ -96,7 +97,7 @@ def test_bundled_names_and_validation(store):
 
 
 def test_points_cap(store, monkeypatch):
-    monkeypatch.setattr(store_mod, "MAX_POINTS", 100)
+    monkeypatch.setattr(store_records, "MAX_POINTS", 100)  # read by the input checks
     with pytest.raises(InvalidStudy, match="at most 100"):
         store.create_study("big", plots(1, n=101))
 

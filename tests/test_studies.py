@@ -7,13 +7,14 @@ import pytest
 from app.pages.annotate import AnnotatorSession, admin_view, annotator_table, routing_summary, variant_table
 from data import generate
 from data.render import RenderSettings, render_png
-from data.store import AnnotationStore, InvalidStudy, replay_export
+from data.store import AnnotationStore, InvalidStudy, StoreError, replay_export
 from perception.routing import MIN_ANNOTATIONS, simulate_study
+from perception.study import annotator_stats, open_store
 
 
 @pytest.fixture
 def store(tmp_path):
-    with AnnotationStore(f"sqlite:///{tmp_path / 'studies.sqlite3'}") as s:
+    with open_store(f"sqlite:///{tmp_path / 'studies.sqlite3'}") as s:
         yield s
 
 
@@ -97,7 +98,7 @@ def test_careless_annotator_is_flagged_and_can_be_excluded(store, tmp_path):
             store.submit(info, task.plot_id, who, labels, seconds=2.0)
         assert len(kinds) == 4 and kinds.count("check") == 1  # 1 check in 4 items: the rate of 0.25
     assert store.flagged(info) == {careless.id}
-    stats = {a.name: a for a in store.annotator_stats(info)}
+    stats = {a.name: a for a in annotator_stats(store, info)}
     assert stats["careful"].attention_score > 0.99 and not stats["careful"].flagged
     assert stats["careless"].attention_score < 0.8 and stats["careless"].flagged
     assert stats["careful"].median_seconds == 2.0
@@ -144,3 +145,20 @@ def test_store_routes_by_ambiguity_and_stops_settled_plots(store):
     assert [p.n_annotations for p in store.plots(info)] == [MIN_ANNOTATIONS] * 2
     assert "ambiguity" in routing_summary(store, info.id)
     admin_view(store, info.id)  # renders without a server
+
+
+def test_routing_and_priors_are_injected_into_the_store(tmp_path):
+    """data.store knows no perception: a plain store refuses to route by ambiguity, and the
+    priors of an ambiguity study come from the ``prior`` it was given."""
+    from data.store_models import StudyPlot
+
+    url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
+    with AnnotationStore(url, prior=lambda xy: 0.25) as plain:
+        info = plain.create_study("routed", blob_plots(2), policy="ambiguity")
+        who = person(plain, info, "p")
+        with pytest.raises(StoreError, match="router"):
+            plain.next_plot(info, who)
+        with plain._sessions() as s:
+            assert [sp.prior for sp in s.query(StudyPlot).filter_by(study_id=info.id)] == [0.25, 0.25]
+    with open_store(url) as wired:
+        assert wired.next_plot(info, who) is not None

@@ -68,9 +68,9 @@ def _db_option(p):
 
 
 def _open(args):
-    from data.store import AnnotationStore
+    from perception.study import open_store
 
-    return AnnotationStore(args.db)
+    return open_store(args.db)
 
 
 def _user_errors(fn):
@@ -156,7 +156,7 @@ def simulation_plots(n: int, seed: int = 0):
 
 
 def _simulate(args):
-    from data.store import clams_prior
+    from perception.study import clams_prior
     from perception.routing import simulate_study
 
     if args.observers < 3 or args.plots < 1:

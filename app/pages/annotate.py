@@ -21,6 +21,8 @@ from bokeh.plotting import figure
 import data
 from data.render import label_colors, points_in_polygon
 from data.store import AlreadyAnnotated, AnnotationStore, StoreError, default_url
+from perception.study import annotator_stats, open_store
+
 INSTRUCTIONS = """
 ### Which clusters do you see?
 Draw around each group of points that you see as **one cluster** by holding the mouse button and
@@ -33,7 +35,7 @@ or **No clusters** if you see none. There are no right or wrong answers: go with
 
 @lru_cache(maxsize=4)
 def _store(url: str) -> AnnotationStore:
-    return AnnotationStore(url)
+    return open_store(url)
 
 
 def get_store() -> AnnotationStore:
@@ -349,7 +351,7 @@ def annotator_table(store: AnnotationStore, study_id: int, exclude_flagged: bool
                           "leave-one-out kappa_alpha": fmt(a.loo_kappa_alpha, ".3f"),
                           "attention check (AMI)": fmt(a.attention_score, ".2f"),
                           "flagged": "yes" if a.flagged else ""}
-                         for a in store.annotator_stats(study_id, exclude_flagged=exclude_flagged)])
+                         for a in annotator_stats(store, study_id, exclude_flagged=exclude_flagged)])
 
 
 def routing_summary(store: AnnotationStore, study_id: int) -> str:
