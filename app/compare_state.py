@@ -79,6 +79,8 @@ class CompareState(param.Parameterized):
         methods = {METHOD_NAMES[m]: r.labels for m, r in self.results.items()}
         humans, metric = self.humans, self.app.metric
         reference = METHOD_NAMES.get(self.reference, self.reference)
+        if self.reference in METHOD_NAMES and reference not in methods:
+            reference = compare.AUTO  # that method did not run this time
         # The people's shape stands for their annotations: enough to notice new ones arriving.
         key = ("compare", self.for_dataset, tuple(methods), None if humans is None else humans.shape, metric,
                reference)

@@ -67,8 +67,7 @@ class ResultCache:
     def get_or_start(self, key: tuple, fn: Callable[[Progress], object]) -> _Run:
         with self._lock:
             run = self._items.get(key)
-            future = run and run.future
-            if future is not None and not (future.cancelled() or (future.done() and future.exception())):
+            if run is not None and not (run.future.cancelled() or (run.future.done() and run.future.exception())):
                 self._items.move_to_end(key)
                 return run
             run = self._items[key] = _start(fn)

@@ -64,9 +64,10 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
     busy_text = pn.pane.Str("")
     metric = pn.widgets.RadioButtonGroup(options=["AMI", "ARI"], css_classes=["vc-metric"])
     two_way(metric, app, "metric")
-    reference = pn.widgets.Select(name="Score methods against", width=300, css_classes=["vc-reference"], options={
-        "People, else the plot's labels": "auto", "People's majority": "people", "The plot's reference labels":
-        "generator", **{name: method for method, name in METHOD_NAMES.items()}})
+    references = {"People, else the plot's labels": "auto", "People's majority": "people",
+                  "The plot's reference labels": "generator"}
+    reference = pn.widgets.Select(name="Score methods against", width=300, css_classes=["vc-reference"],
+                                  options=dict(references))
     two_way(reference, st, "reference")
     failures = pn.pane.Alert("", alert_type="warning", visible=False, width=800, css_classes=["vc-failures"])
     grid_box = pn.GridBox(*grid(st), ncols=3, css_classes=["vc-grid"])
@@ -93,6 +94,7 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
 
     def on_results(*_):
         grid_box.objects = grid(st)
+        reference.options = {**references, **{METHOD_NAMES[m]: m for m in st.results}}
         downloads.visible = bool(st.results)
         lines = [f"- {METHOD_NAMES[m]}: {why}" for m, why in st.failures.items()]
         failures.object = "**No labels from:**\n" + "\n".join(lines) if lines else ""
