@@ -18,7 +18,10 @@ import data
 from data import Scatterplot
 
 from .pages.explore import explore_view
-from .state import COLOR_CHOICES, AppState, ExploreState, labeling_job
+from .explore_state import ExploreState
+from .jobs import labeling_job
+from .options import COLOR_CHOICES
+from .state import AppState
 
 _EXTENSIONS_LOADED = False
 
@@ -39,7 +42,7 @@ class Explorer:
     first two numeric columns unless ``x``/``y`` name them; a label column becomes the
     reference labels) or a :class:`data.Scatterplot`. Rows with NaN/inf coordinates are
     dropped as the loaders do; ``selection`` indexes the kept rows (``plot.meta['dropped_rows']``
-    lists the others). ``color_by``: one of :data:`app.state.COLOR_CHOICES`.
+    lists the others). ``color_by``: one of :data:`app.options.COLOR_CHOICES`.
     """
 
     def __init__(self, points, color_by: str = "density", *, x=None, y=None, name: str | None = None):

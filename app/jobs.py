@@ -1,9 +1,13 @@
-"""Background work for the dashboard: a thread pool, a result cache and the compute adapters.
+"""Background work for the dashboard: the one job runner, its result cache and the compute adapters.
 
-Everything slow (loading big plots, ClusterNet, CLAMS, clusterers) runs here, off Tornado's
-event loop, so the page keeps answering while it works. Results are cached per
-(dataset, method, params); the app itself computes nothing, it calls ``data``, ``models``
-and ``perception``.
+Everything slow (loading big plots, ClusterNet, CLAMS, clusterers, agreement, annotation look-ups)
+goes through :func:`submit`, off Tornado's event loop, so the page keeps answering while it works.
+Results are cached per key, e.g. (dataset, method, params); the app itself computes nothing, it
+calls ``data``, ``models`` and ``perception``.
+
+A job function gets one argument, a :class:`Progress`: it may call it with the fraction done (and
+a line of text), which every :class:`Job` waiting on that run reads, and an uncached run may
+watch ``progress.cancelled`` to stop early.
 """
 from __future__ import annotations
 
@@ -17,8 +21,10 @@ from typing import Callable
 
 import numpy as np
 
+from data import Scatterplot
+
 # Two workers: the machines this serves are small, and numba/sklearn use their own threads.
-POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="visclust-job")
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="visclust-job")
 CACHE_SIZE = 64
 
 
@@ -26,30 +32,54 @@ class JobCancelled(Exception):
     """The person pressed cancel; the result, if it still comes, only lands in the cache."""
 
 
+class Progress:
+    """How far one run has got; written by the worker thread, read on the event loop."""
+
+    def __init__(self):
+        self.fraction: float | None = None  # None: not known (yet)
+        self.text = ""
+        self.cancelled = threading.Event()
+
+    def __call__(self, fraction: float | None, text: str = ""):
+        self.fraction = None if fraction is None else min(max(float(fraction), 0.0), 1.0)
+        self.text = text
+
+
+@dataclass
+class _Run:
+    future: Future
+    progress: Progress
+
+
+def _start(fn: Callable[[Progress], object]) -> _Run:
+    progress = Progress()
+    return _Run(_POOL.submit(fn, progress), progress)
+
+
 class ResultCache:
-    """A thread-safe LRU of futures, so two sessions asking the same thing share one run."""
+    """A thread-safe LRU of runs, so two sessions asking the same thing share one run."""
 
     def __init__(self, size: int = CACHE_SIZE):
         self.size = size
-        self._items: OrderedDict[tuple, Future] = OrderedDict()
+        self._items: OrderedDict[tuple, _Run] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_submit(self, key: tuple, fn: Callable[[], object]) -> Future:
+    def get_or_start(self, key: tuple, fn: Callable[[Progress], object]) -> _Run:
         with self._lock:
-            future = self._items.get(key)
-            if future is not None and not (future.cancelled() or (future.done() and future.exception())):
+            run = self._items.get(key)
+            if run is not None and not (run.future.cancelled() or (run.future.done() and run.future.exception())):
                 self._items.move_to_end(key)
-                return future
-            future = POOL.submit(fn)
-            self._items[key] = future
+                return run
+            run = self._items[key] = _start(fn)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-            return future
+            return run
 
     def __contains__(self, key) -> bool:
         with self._lock:
-            future = self._items.get(key)
-            return future is not None and future.done() and not future.cancelled() and future.exception() is None
+            run = self._items.get(key)
+            return (run is not None and run.future.done() and not run.future.cancelled()
+                    and run.future.exception() is None)
 
     def clear(self):
         with self._lock:
@@ -61,29 +91,53 @@ CACHE = ResultCache()
 
 @dataclass
 class Job:
-    """One request for a cached result; ``cancel`` stops waiting (and the run, if not started)."""
+    """One request for a run's result; ``cancel`` stops waiting (and the run, if not started)."""
 
     key: tuple
     future: Future
+    _progress: Progress
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def progress(self) -> float | None:
+        """Fraction of the run done, as its function last reported (None: not reported)."""
+        return self._progress.fraction
+
+    @property
+    def progress_text(self) -> str:
+        return self._progress.text
 
     def cancel(self):
         self.cancelled.set()
         self.future.cancel()  # only succeeds while queued; a running thread cannot be killed
 
-    async def result(self, poll: float = 0.05):
-        """Await the result on the event loop without blocking it."""
+    async def result(self, poll: float = 0.05, on_progress: Callable[[float | None, str], None] | None = None):
+        """Await the result on the event loop without blocking it; ``on_progress(fraction, text)``
+        is called there whenever the run reports progress."""
+        seen = (None, "")
         while not self.future.done():
             if self.cancelled.is_set():
                 raise JobCancelled(self.key)
+            if on_progress is not None and (self.progress, self.progress_text) != seen:
+                seen = (self.progress, self.progress_text)
+                on_progress(*seen)
             await asyncio.sleep(poll)
         if self.cancelled.is_set() or self.future.cancelled():
             raise JobCancelled(self.key)
         return self.future.result()
 
 
-def submit(key: tuple, fn: Callable[[], object]) -> Job:
-    return Job(key, CACHE.get_or_submit(key, fn))
+def submit(key: tuple, fn: Callable[[Progress], object], *, cache: bool = True) -> Job:
+    """Run ``fn(progress)`` in the background; the only way the app starts background work.
+
+    ``cache=False`` for results that go stale (stored annotations keep arriving) or are used
+    once: such a run has one Job, whose cancel also sets ``progress.cancelled`` for ``fn``.
+    """
+    if cache:
+        run = CACHE.get_or_start(key, fn)
+        return Job(key, run.future, run.progress)
+    run = _start(fn)
+    return Job(key, run.future, run.progress, cancelled=run.progress.cancelled)
 
 
 def availability() -> dict[str, str | None]:
@@ -99,32 +153,16 @@ def availability() -> dict[str, str | None]:
             else f"the CLAMS pair model {DEFAULT_MODEL_PATH} is missing"}
 
 
-@dataclass
-class Labeling:
-    """Labels from one method, with what the UI shows next to them."""
+def labeling_job(dataset: str, plot: Scatterplot, method: str, params: dict | None = None) -> Job:
+    """A method's labels of a plot (perception.compare.Labeling), cached per data set, method and params."""
+    from perception.compare import label
 
-    method: str
-    labels: np.ndarray
-    runtime: float
-    n_clusters: int
-    values: np.ndarray | None = None  # per-point agreement (ClusterNet)
-    note: str = ""
+    return submit(("labels", dataset, method, tuple(sorted((params or {}).items()))),
+                  lambda _: label(plot.xy, method, params))
 
 
-def run_method(xy: np.ndarray, method: str, params: dict | None = None, seed: int = 0) -> Labeling:
-    """Labels of ``xy`` by a ClusterNet variant or a registered classical clusterer."""
-    from models import get_method
-
-    perceptual = get_method(method).perceptual
-    if perceptual and (reason := availability()["clusternet"]):
-        raise RuntimeError(f"ClusterNet is unavailable: {reason}")
-    model = get_method(method).make(random_state=seed, **(params or {})).fit(xy)
-    labels = np.asarray(model.labels_, dtype=np.int64)
-    if perceptual:
-        return Labeling(method, labels, model.runtime_, model.n_clusters_,
-                        values=np.asarray(model.agreement_, dtype=np.float64))
-    note = f"clustered a {model.subsample_size_:,}-point sample" if model.subsample_size_ else ""
-    return Labeling(method, labels, model.runtime_, model.n_clusters_, note=note)
+def clams_job(dataset: str, plot: Scatterplot) -> Job:
+    return submit(("clams", dataset), lambda _: run_clams(plot.xy))
 
 
 def run_clams(xy: np.ndarray, seed: int = 0):
@@ -146,19 +184,3 @@ def stored_annotations(xy: np.ndarray) -> np.ndarray:
             return store.human_labelings(xy)
     except (StoreError, OSError):
         return np.empty((0, len(xy)), dtype=np.int64)
-
-
-def agreement_matrix(labelings: dict[str, np.ndarray], metric: str = "AMI") -> np.ndarray:
-    """Pairwise AMI or ARI between labelings."""
-    from perception import agreement
-
-    stacked = np.vstack([np.asarray(v, dtype=np.int64) for v in labelings.values()])
-    fn = agreement.ami_matrix if metric == "AMI" else agreement.ari_matrix
-    return np.asarray(fn(stacked), dtype=np.float64)
-
-
-def kappa_alpha(algo_labels: np.ndarray, human_labelings: np.ndarray) -> float:
-    """Agreement of one method with several reference labelings."""
-    from perception import agreement
-
-    return float(agreement.kappa_alpha(algo_labels, human_labelings))

@@ -7,7 +7,8 @@ from app.pages.compare import compare_view
 from app.pages.embed import embed_view
 from app.pages.explore import explore_view
 from app.pages.models_page import models_view
-from app.state import PAGES, URL_PARAMS, AppState, two_way
+from app.options import PAGES
+from app.state import URL_PARAMS, AppState, two_way
 
 pn.extension("tabulator", notifications=False)
 hv.extension("bokeh", logo=False)

@@ -49,7 +49,7 @@ def view_aggregation(key: str = "gaussian-10M", repeats: int = 3, labels: bool =
     The smaller of the two views' best times: the stricter baseline for the re-render.
     """
     from app import plots
-    from app.state import resolve
+    from app.sources import resolve
 
     plot = resolve(key)
     table = pd.DataFrame({"x": plot.xy[:, 0], "y": plot.xy[:, 1]})
@@ -192,7 +192,7 @@ def profile(key: str = "gaussian-10M", repeats: int = 6):
     from pyinstrument import Profiler
 
     from app import plots
-    from app.state import resolve
+    from app.sources import resolve
 
     hv.extension("bokeh")
     plot = resolve(key)

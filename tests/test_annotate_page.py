@@ -102,6 +102,9 @@ def test_annotator_lassos_two_clusters_and_admin_exports(served, page, tmp_path)
     text = open(download.value.path()).read()
     assert "lasso-tester" in text and record.key in text
     page.locator(".vc-replay img").wait_for(timeout=30_000)  # the admin sees the same replay
+    assert page.locator(".vc-admin-table td", has_text="not computed").count() == 1
+    page.locator(".vc-clams button").click()  # CLAMS runs as a job, off the event loop
+    page.locator(".vc-admin-table td", has_text="not computed").wait_for(state="detached", timeout=60_000)
 
 
 def test_annotator_passes_an_attention_check(served, page):

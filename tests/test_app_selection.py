@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.state import resolve
+from app.sources import resolve
 from data.render import points_in_polygon
 
 pytestmark = pytest.mark.browser

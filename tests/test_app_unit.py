@@ -11,7 +11,9 @@ import pytest
 
 from app import jobs, plots
 from app.pages.compare import export_png, export_table
-from app.state import AppState, CompareState, generator_key, parse_size, resolve
+from app.compare_state import CompareState
+from app.sources import generator_key, parse_size, resolve
+from app.state import AppState
 from data import InvalidScatterplot
 
 
@@ -45,15 +47,15 @@ def test_bad_names_give_readable_errors(key):
 def test_cache_shares_one_run_per_key():
     calls = []
     key = ("unit-test", time.time())
-    first = jobs.submit(key, lambda: calls.append(1) or 42)
-    second = jobs.submit(key, lambda: calls.append(1) or 43)
+    first = jobs.submit(key, lambda _: calls.append(1) or 42)
+    second = jobs.submit(key, lambda _: calls.append(1) or 43)
     assert run(first.result()) == 42 == run(second.result())
     assert calls == [1] and key in jobs.CACHE
 
 
 def test_cancel_stops_waiting_without_blocking():
     gate = threading.Event()
-    job = jobs.submit(("unit-test-cancel", time.time()), lambda: gate.wait(10))
+    job = jobs.submit(("unit-test-cancel", time.time()), lambda _: gate.wait(10))
 
     async def cancel_soon():
         await asyncio.sleep(0.1)
@@ -109,10 +111,36 @@ def test_unavailable_clusternet_is_reported_not_faked():
     assert "dbscan" in st.results
 
 
-def test_agreement_matrix_is_symmetric():
-    a = np.repeat([0, 1], 50)
-    m = jobs.agreement_matrix({"a": a, "b": a[::-1], "c": np.arange(100) % 3}, "ARI")
-    assert m.shape == (3, 3) and np.allclose(m, m.T) and np.isclose(m[0, 1], 1.0)
+def test_job_progress_reaches_the_event_loop():
+    gate, halfway = threading.Event(), threading.Event()
+
+    def work(progress):
+        progress(0.5, "half done")
+        halfway.set()
+        gate.wait(10)
+        progress(1.0, "done")
+        return "ok"
+
+    job = jobs.submit(("unit-test-progress", time.time()), work)
+    assert halfway.wait(10)
+    assert (job.progress, job.progress_text) == (0.5, "half done")
+    seen = []
+    threading.Timer(0.2, gate.set).start()
+    assert run(job.result(poll=0.01, on_progress=lambda f, text: seen.append((f, text)))) == "ok"
+    assert seen[0] == (0.5, "half done") and job.progress == 1.0
+
+
+def test_uncached_job_cancel_reaches_the_function():
+    started = threading.Event()
+
+    def work(progress):
+        started.set()
+        return progress.cancelled.wait(10)
+
+    job = jobs.submit(("unit-test-uncached",), work, cache=False)
+    assert started.wait(10)
+    job.cancel()
+    assert job.future.result(timeout=5) is True and ("unit-test-uncached",) not in jobs.CACHE
 
 
 def test_categories_put_noise_grey_and_wrap_past_fifty():

@@ -34,7 +34,7 @@ def test_registry_complete():
 
 
 def test_every_menu_entry_is_a_registry_entry():
-    from app.state import COLOR_CHOICES, METHOD_NAMES
+    from app.options import COLOR_CHOICES, METHOD_NAMES
 
     assert set(METHOD_NAMES) == set(METHODS)
     assert set(COLOR_CHOICES) - {"density", "reference", "agreement"} == set(METHODS)

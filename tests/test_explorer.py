@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from app.pages.compare import export_table
-from app.state import METHOD_NAMES, AppState, CompareState
+from app.compare_state import CompareState
+from app.options import METHOD_NAMES
+from app.state import AppState
 
 
 def run(coro):

@@ -11,7 +11,7 @@ import pytest
 
 import data
 from app import uploads
-from app.state import resolve, store_upload
+from app.sources import resolve, store_upload
 from conftest import ROOT, free_port, wait_for_http
 
 from data import InvalidScatterplot
@@ -20,7 +20,7 @@ from data import InvalidScatterplot
 def test_upload_is_found_by_another_process():
     plot = data.load(b"x,y,label\n0,0,0\n1,nan,1\n2,2,1\n3,1,0\n", format="csv", name="mine")
     key = store_upload(plot, b"the file's bytes")
-    code = ("from app.state import resolve; p = resolve(%r); "
+    code = ("from app.sources import resolve; p = resolve(%r); "
             "print(len(p), p.name, p.labels.tolist(), p.meta['dropped_rows'])" % key)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -23,6 +23,8 @@ from data.render import label_colors, points_in_polygon
 from data.store import AlreadyAnnotated, AnnotationStore, StoreError, default_url
 from perception.study import annotator_stats, open_store
 
+from .. import jobs
+
 INSTRUCTIONS = """
 ### Which clusters do you see?
 Draw around each group of points that you see as **one cluster** by holding the mouse button and
@@ -390,14 +392,27 @@ def admin_view(store: AnnotationStore, study_id: int):
     refresh = pn.widgets.Button(name="Refresh", css_classes=["vc-refresh"])
     clams = pn.widgets.Button(name="Compute CLAMS scores", css_classes=["vc-clams"])
 
-    def update(with_clams=False):
-        table.object = plot_table(store, study_id, with_clams=with_clams, exclude_flagged=exclude.value)
+    def update():
+        table.object = plot_table(store, study_id, exclude_flagged=exclude.value)
         variants.object = variant_table(store, study_id, exclude_flagged=exclude.value)
         people.object = annotator_table(store, study_id, exclude_flagged=exclude.value)
         routing.object = routing_summary(store, study_id)
 
     refresh.on_click(lambda _: update())
-    clams.on_click(lambda _: update(with_clams=True))
+    async def compute_clams(_):
+        # CLAMS takes seconds per plot: off the event loop, through the app's job runner.
+        exclude_flagged = exclude.value
+        job = jobs.submit(("admin-clams", study_id), lambda _: plot_table(
+            store, study_id, with_clams=True, exclude_flagged=exclude_flagged), cache=False)
+        clams.loading = True
+        try:
+            frame = await job.result()
+        finally:
+            clams.loading = False
+        update()
+        table.object = frame
+
+    clams.on_click(compute_clams)
     exclude.param.watch(lambda _: update(), "value")
     add = pn.widgets.Button(name="Add annotator link", css_classes=["vc-add-annotator"])
     links = pn.pane.Markdown()

@@ -9,10 +9,13 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 
-import data
+from data.writers import write_table
+from perception.compare import export_table as labels_table
 
 from .. import plots
-from ..state import METHOD_NAMES, SIMULATED_NOTE, AppState, CompareState, two_way
+from ..compare_state import CompareState
+from ..options import METHOD_NAMES, SIMULATED_NOTE
+from ..state import AppState, two_way
 
 GRID_SIZE = 220
 
@@ -34,10 +37,9 @@ def grid(st: CompareState) -> list:
 
 
 def export_table(st: CompareState, suffix: str) -> io.BytesIO:
-    """Points and every method's labels, written by the data layer's own writer."""
-    labels = {name.replace(" ", "_"): lab for name, lab in st.labelings().items()}
+    """Points and every compared labeling (already computed by the last run), in the data layer's format."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = data.save_labels(labels, Path(tmp) / f"labels{suffix}", st.app.plot)
+        path = write_table(labels_table(st.labelings(), st.app.plot), Path(tmp) / f"labels{suffix}")
         return io.BytesIO(path.read_bytes())
 
 
@@ -62,6 +64,11 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
     busy_text = pn.pane.Str("")
     metric = pn.widgets.RadioButtonGroup(options=["AMI", "ARI"], css_classes=["vc-metric"])
     two_way(metric, app, "metric")
+    references = {"People, else the plot's labels": "auto", "People's majority": "people",
+                  "The plot's reference labels": "generator"}
+    reference = pn.widgets.Select(name="Score methods against", width=300, css_classes=["vc-reference"],
+                                  options=dict(references))
+    two_way(reference, st, "reference")
     failures = pn.pane.Alert("", alert_type="warning", visible=False, width=800, css_classes=["vc-failures"])
     grid_box = pn.GridBox(*grid(st), ncols=3, css_classes=["vc-grid"])
     matrix_pane = pn.pane.HoloViews(hv.Div(""), css_classes=["vc-agreement"])
@@ -87,6 +94,7 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
 
     def on_results(*_):
         grid_box.objects = grid(st)
+        reference.options = {**references, **{METHOD_NAMES[m]: m for m in st.results}}
         downloads.visible = bool(st.results)
         lines = [f"- {METHOD_NAMES[m]}: {why}" for m, why in st.failures.items()]
         failures.object = "**No labels from:**\n" + "\n".join(lines) if lines else ""
@@ -98,22 +106,29 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
         else:
             names, values = st.matrix
             matrix_pane.object = plots.heatmap(values, names, app.metric)
-        scores = {m: k for m, k in st.kappa.items() if k is not None}
-        kappa.object = pd.DataFrame({"method": list(scores), "kappa_alpha": list(scores.values())}).round(3)
-        kappa.visible = bool(scores)
+        result = st.comparison
+        if result is None or not result.scores:
+            kappa.visible = False
+            return
+        table = pd.DataFrame({"method": list(result.scores), f"{result.metric} vs {result.reference}":
+                              list(result.scores.values())})
+        if result.kappa:
+            table["kappa_alpha"] = [result.kappa.get(m) for m in result.scores]
+        kappa.object = table.round(3)
+        kappa.visible = True
 
     def on_plot(*_):
         # A new plot invalidates the old comparison.
-        st.param.update(results={}, failures={}, matrix=None, kappa={}, humans=None)
+        st.param.update(results={}, failures={}, comparison=None, matrix=None, kappa={}, humans=None)
 
     run.on_click(on_run)
     cancel.on_click(lambda _: st.cancel())
     st.param.watch(on_busy, ["busy", "done"])
     st.param.watch(on_results, ["results", "failures"])
-    st.param.watch(on_matrix, ["matrix", "kappa"])
+    st.param.watch(on_matrix, "comparison")
     app.param.watch(on_plot, "plot")
 
-    controls = pn.Column("### Methods", methods, run, "### Agreement", metric,
+    controls = pn.Column("### Methods", methods, run, "### Agreement", metric, reference,
                          pn.pane.Markdown(SIMULATED_NOTE, width=300, styles={"font-size": "85%", "color": "#555"}),
                          "### Export", downloads, width=320)
     return pn.Row(controls, pn.Column(pn.Row(progress, busy_text, cancel), failures, grid_box,

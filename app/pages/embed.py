@@ -1,9 +1,6 @@
 """Embed: project a high-dimensional table, rank the projections by cluster ambiguity, open one."""
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import panel as pn
 import param
 
@@ -13,7 +10,8 @@ from models.embedding import REDUCERS
 from perception.projection_search import Cancelled, search_projections
 
 from .. import jobs, plots
-from ..state import AppState, store_upload
+from ..sources import store_upload
+from ..state import AppState
 
 TILE = 230
 SHOWN = 9
@@ -27,8 +25,8 @@ class EmbedState(param.Parameterized):
     budget = param.Integer(default=4, bounds=(1, 24))
     max_rows = param.Integer(default=1500, bounds=(100, 20000))
     running = param.Boolean(default=False)
-    done = param.Integer(default=0)
-    total = param.Integer(default=0)
+    progress = param.Number(default=None, allow_None=True, doc="fraction of the projections scored, None: unknown")
+    progress_text = param.String(default="")
     result = param.Parameter(default=None)
     labels = param.Parameter(default=None)
     error = param.String(default="")
@@ -36,32 +34,35 @@ class EmbedState(param.Parameterized):
     def __init__(self, app: AppState, **params):
         super().__init__(**params)
         self.app = app
-        self._cancel: threading.Event | None = None
+        self._job: jobs.Job | None = None
 
     async def run(self):
         if self.running:
             return
-        try:
-            table = load_table(self.table, max_rows=self.max_rows)
-        except InvalidScatterplot as exc:
-            self.error = str(exc)
-            return
         if not self.methods:
             self.error = "choose at least one method"
             return
-        cancel = self._cancel = threading.Event()
-        self.param.update(running=True, done=0, total=0, error="", result=None)
+        self.param.update(running=True, progress=None, progress_text="", error="", result=None)
+        name, max_rows, methods, budget = self.table, self.max_rows, tuple(self.methods), self.budget
 
-        def progress(done, total, row):
-            self.done, self.total = done, total
+        def search(progress: jobs.Progress):
+            table = load_table(name, max_rows=max_rows)
+            result = search_projections(table.X, table.labels, methods, budget, 0,
+                                        lambda done, total, _row: progress(done / total,
+                                                                           f"{done} of {total} projections scored"),
+                                        progress.cancelled)
+            return result, table.labels
 
-        future = jobs.POOL.submit(search_projections, table.X, table.labels, tuple(self.methods), self.budget,
-                                  0, progress, cancel)
+        def show(fraction, text):
+            # Called on the event loop: the params the page draws are never set from the worker thread.
+            self.param.update(progress=fraction, progress_text=text)
+
+        # One-off and cancellable: uncached, so cancel reaches the search itself.
+        self._job = jobs.submit(("embed", name, methods, budget, max_rows), search, cache=False)
         try:
-            while not future.done():
-                await asyncio.sleep(0.2)
-            self.param.update(result=future.result(), labels=table.labels)
-        except Cancelled:
+            result, labels = await self._job.result(poll=0.2, on_progress=show)
+            self.param.update(result=result, labels=labels)
+        except (Cancelled, jobs.JobCancelled):
             self.error = "search cancelled"
         except InvalidScatterplot as exc:
             self.error = str(exc)
@@ -69,8 +70,8 @@ class EmbedState(param.Parameterized):
             self.running = False
 
     def cancel(self):
-        if self._cancel is not None:
-            self._cancel.set()
+        if self._job is not None:
+            self._job.cancel()
 
     def open_in_explore(self, trial: int):
         """Hand one projection to Explore/Compare as a plot of its own, labelled by class."""
@@ -110,14 +111,14 @@ def embed_view(app: AppState) -> pn.viewable.Viewable:
     run.on_click(lambda _event: pn.state.execute(st.run))
     cancel.on_click(lambda _event: st.cancel())
 
-    @pn.depends(st.param.running, st.param.done, st.param.total, st.param.error)
-    def status(running, done, total, error):
+    @pn.depends(st.param.running, st.param.progress, st.param.progress_text, st.param.error)
+    def status(running, progress, text, error):
         if error:
             return pn.pane.Alert(error, alert_type="warning", css_classes=["vc-embed-error"])
         if running:
-            return pn.Column(pn.indicators.Progress(value=done, max=max(total, 1), width=300,
-                                                    active=total == 0),
-                             f"{done} of {total or '?'} projections scored")
+            return pn.Column(pn.indicators.Progress(value=round(100 * (progress or 0)), max=100, width=300,
+                                                    active=progress is None),
+                             text or "Starting the search")
         return pn.pane.Markdown("")
 
     @pn.depends(st.param.result)

@@ -11,8 +11,10 @@ import data
 from data.gallery import GALLERY, REAL
 
 from .. import plots
-from ..state import (COLOR_CHOICES, GENERATORS, METHOD_NAMES, SHAPE_KINDS, SIMULATED_NOTE, AppState, ExploreState,
-                     generator_key, two_way)
+from ..explore_state import ExploreState
+from ..options import COLOR_CHOICES, GENERATORS, METHOD_NAMES, SHAPE_KINDS, SIMULATED_NOTE
+from ..sources import generator_key
+from ..state import AppState, two_way
 
 LARGE = ["gaussian-1M", "gaussian-10M"]
 UPLOAD_FORMATS = ".csv,.tsv,.txt,.parquet,.pq,.json,.npy,.npz"

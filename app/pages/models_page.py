@@ -11,7 +11,8 @@ import panel as pn
 from models import CLASSICAL, METHODS
 
 from .. import jobs
-from ..state import SIMULATED_NOTE, AppState
+from ..options import SIMULATED_NOTE
+from ..state import AppState
 
 ASSETS = files("assets")
 MODEL_CARD = ASSETS / "MODEL_CARD.md"
