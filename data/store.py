@@ -7,7 +7,7 @@ transaction; bad input raises a :class:`StoreError` (a ValueError) and changes n
 Tokens are random (``secrets``); only their SHA-256 is stored, and they are never logged.
 
 Records, errors and input checks live in data/store_records.py, the database plumbing in
-data/store_db.py and export files in data/store_io.py; the names are re-exported here.
+data/store_db.py and export files in data/store_io.py.
 Study logic that needs perception (routing by ambiguity, CLAMS priors, agreement statistics)
 is injected by the caller: perception/study.py wires the defaults (``open_store``).
 """
@@ -18,37 +18,23 @@ import hmac
 import json
 import secrets
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from .render import RenderSettings, render_png
+from .render import RenderSettings
 from .scatterplot import Scatterplot
-from .store_db import APP_VERSION, FairGate, default_url, make_engine, submit_statements, upgrade
-from .store_io import (EXPORT_FORMATS, export_format, export_frame, parse_export, read_export, replay_export,
-                       write_export)
+from .store_db import FairGate, default_url, make_engine, submit_statements, upgrade
 from .store_models import Annotation, Annotator, Assignment, Plot, Study, StudyPlot
-from .store_records import (CHECK_MIN_AMI, CHECK_POINTS, DISPLAY_MAX, MAX_ATTENTION_RATE, MAX_KEY,
-                            MAX_LASSO_VERTICES, MAX_NAME, MAX_PLOTS, MAX_POINTS, MAX_TOKEN, MAX_VARIANTS, POLICIES,
-                            AlreadyAnnotated, AnnotationRecord, AnnotatorInfo, IdempotencyConflict, InvalidLabels,
-                            InvalidStudy, PlotSummary, PlotTask, Progress, StoreError, StudyInfo, UnknownAnnotator,
-                            UnknownPlot, UnknownStudy, _attention_checks, _design, _hash, _id, flagged_annotators,
-                            _labels, _lassos, _loads, _name, _now, _plot_renders, _points, _subsample, _variants,
-                            _viewport, n_checks)
+from .store_records import (MAX_NAME, MAX_PLOTS, MAX_TOKEN, AnnotationRecord, AnnotatorInfo, InvalidStudy, PlotSummary,
+                            PlotTask, Progress, StoreError, StudyInfo, UnknownAnnotator, UnknownPlot, UnknownStudy,
+                            _attention_checks, _design, _hash, _id, _name, _now, _plot_renders, _points, _subsample,
+                            _variants, flagged_annotators, n_checks)
+from .store_exchange import Exchange
 from .store_submit import Submissions
-
-
-__all__ = ["APP_VERSION", "CHECK_MIN_AMI", "CHECK_POINTS", "DISPLAY_MAX", "EXPORT_FORMATS", "MAX_ATTENTION_RATE",
-           "MAX_KEY", "MAX_LASSO_VERTICES", "MAX_NAME", "MAX_PLOTS", "MAX_POINTS", "MAX_TOKEN", "MAX_VARIANTS",
-           "POLICIES", "AlreadyAnnotated", "AnnotationRecord", "AnnotationStore", "AnnotatorInfo", "default_url",
-           "flagged_annotators", "IdempotencyConflict", "InvalidLabels", "InvalidStudy", "n_checks", "PlotSummary",
-           "PlotTask", "Progress", "read_export", "replay_export", "Router", "StoreError", "StudyInfo",
-           "UnknownAnnotator", "UnknownPlot", "UnknownStudy"]
 
 
 class Router(Protocol):
@@ -59,7 +45,7 @@ class Router(Protocol):
         ``priority`` (higher = annotate sooner) and ``finished(target_width)``."""
 
 
-class AnnotationStore(Submissions):
+class AnnotationStore(Submissions, Exchange):
     """Studies, annotators and their lasso labellings in SQLite or PostgreSQL.
 
     Thread-safe: each call opens its own session. Methods take study and annotator ids or the
@@ -474,56 +460,3 @@ class AnnotationStore(Submissions):
     def flagged(self, study) -> set[int]:
         """Annotators who labelled an attention check with AMI below CHECK_MIN_AMI."""
         return flagged_annotators(self.attention_scores(study))
-
-    # --- replay --------------------------------------------------------------------------
-
-    def replay(self, study, plot_id: int, annotator) -> bytes:
-        """PNG of the plot as ``annotator`` saw it (settings, viewport), their labels and lassos coloured."""
-        mine = [r for r in self.annotations(study, plot_id) if r.annotator_id == _id(annotator)]
-        if not mine:
-            raise StoreError(f"annotator {_id(annotator)} has not annotated plot {_id(plot_id)}")
-        record, task = mine[0], self.plot(study, plot_id)
-        settings = record.render or task.render
-        labels = record.labels if task.shown is None else record.labels[task.shown]
-        return render_png(task.shown_xy, settings, labels=labels, lassos=record.lassos, viewport=record.viewport)
-
-    # --- export / import -----------------------------------------------------------------
-
-    def export_frame(self, study, exclude_flagged: bool = False) -> pd.DataFrame:
-        """The study as one table (see data.store_io.export_frame)."""
-        with self._tx() as s:
-            st = self._study(s, study)
-            name, plots = st.name, [(self._task(sp), sp.kind, sp.render, sp.truth) for sp in st.plots]
-        return export_frame(name, plots, self.annotations(study, exclude_flagged=exclude_flagged))
-
-    def export(self, study, path, exclude_flagged: bool = False) -> Path:
-        """Write :meth:`export_frame` to ``path`` (.csv, .parquet or .json by its suffix)."""
-        path = export_format(path)
-        return write_export(self.export_frame(study, exclude_flagged=exclude_flagged), path)
-
-    def import_(self, path) -> StudyInfo:
-        """A new study from a file written by :meth:`export`, in one transaction.
-
-        The study gets a fresh admin token (returned); imported annotators get tokens nobody
-        knows, since only hashes were ever stored.
-        """
-        name, items, annotations = parse_export(path)
-        with self._tx() as s:
-            info = self._create(s, name, items, None, 0, None)
-            positions = {sp.position: sp for sp in self._study(s, info.id).plots}
-            who: dict[str, Annotator] = {}
-            for a in annotations:
-                if a["annotator"] not in who:
-                    who[a["annotator"]] = Annotator(study_id=info.id, name=_name(a["annotator"], "an annotator name"),
-                                                    token_hash=_hash(secrets.token_urlsafe(24)), created_at=_now())
-                    s.add(who[a["annotator"]])
-                    s.flush()
-                sp = positions[a["position"]]
-                s.add(Annotation(study_id=info.id, plot_id=sp.plot_id, annotator_id=who[a["annotator"]].id,
-                                 key=a["key"], labels=_labels(a["labels"], sp.plot.n_points).tobytes(),
-                                 seconds=a["seconds"], started_at=None, created_at=a["created_at"],
-                                 app_version=a["app_version"], variant=int(a["variant"] or 0),
-                                 render=None if a["render"] is None else str(a["render"]),
-                                 viewport=_viewport(_loads(a["viewport"])), lassos=_lassos(_loads(a["lassos"]))))
-            s.flush()
-        return info

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ from pg import pg_server  # noqa: F401  (fixture)
 
 from data import store as store_mod
 from data import store_records
-from data.store import (AlreadyAnnotated, AnnotationStore, IdempotencyConflict, InvalidLabels, InvalidStudy,
-                        StoreError, UnknownAnnotator, UnknownPlot, UnknownStudy)
+from data.store import AnnotationStore
+from data.store_records import (AlreadyAnnotated, IdempotencyConflict, InvalidLabels, InvalidStudy, StoreError,
+                                UnknownAnnotator, UnknownPlot, UnknownStudy)
 from data.store_models import Base
 
 
@@ -103,10 +105,10 @@ def test_points_cap(store, monkeypatch):
 
 
 def test_large_plots_get_a_seeded_subsample(store):
-    big = np.random.default_rng(3).normal(size=(store_mod.DISPLAY_MAX + 500, 2))
+    big = np.random.default_rng(3).normal(size=(store_records.DISPLAY_MAX + 500, 2))
     shown = [store.plot(s, store.plots(s)[0].plot_id).shown
              for s in (store.create_study("a", [big], seed=4), store.create_study("b", [big], seed=4))]
-    assert len(shown[0]) == store_mod.DISPLAY_MAX and np.all(np.diff(shown[0]) > 0)
+    assert len(shown[0]) == store_records.DISPLAY_MAX and np.all(np.diff(shown[0]) > 0)
     np.testing.assert_array_equal(shown[0], shown[1])
     small = store.create_study("c", plots(1))
     assert store.plot(small, store.plots(small)[0].plot_id).shown is None
@@ -228,7 +230,7 @@ def test_concurrent_annotators_lose_and_mix_nothing(store):
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
 def test_export_import_round_trip(store, tmp_path, suffix):
-    big = np.random.default_rng(9).normal(size=(store_mod.DISPLAY_MAX + 10, 2))
+    big = np.random.default_rng(9).normal(size=(store_records.DISPLAY_MAX + 10, 2))
     info = store.create_study("round trip", plots(3) + [big], seed=2)
     people = [store.annotator_for_token(info, store.add_annotator(info, name=f"p{i}")) for i in range(2)]
     for i, who in enumerate(people):
@@ -309,13 +311,13 @@ def test_upgrade_from_0001_keeps_data_and_fills_defaults(url):
     from data.store_models import Annotation, Annotator, Plot, Study, StudyPlot
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(store_mod.Path(store_mod.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(store_mod.__file__).parent / "migrations"))
     engine = create_engine(url)
     xy = plots(1)[0]
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        now = store_mod._now()
+        now = store_records._now()
         # 0001's columns only, as a study written before 0002 would have them
         conn.execute(insert(Study.__table__).values(id=1, name="old", admin_token_hash="0" * 64, seed=0,
                                                     created_at=now))

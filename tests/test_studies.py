@@ -7,7 +7,8 @@ import pytest
 from app.pages.annotate import AnnotatorSession, admin_view, annotator_table, routing_summary, variant_table
 from data import generate
 from data.render import RenderSettings, render_png
-from data.store import AnnotationStore, InvalidStudy, StoreError, replay_export
+from data.store import AnnotationStore, InvalidStudy, StoreError
+from data.store_io import replay_export
 from perception.routing import MIN_ANNOTATIONS, simulate_study
 from perception.study import annotator_stats, open_store
 

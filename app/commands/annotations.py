@@ -129,7 +129,8 @@ def _import(args):
 
 @_user_errors
 def _replay(args):
-    from data.store import AnnotationStore, replay_export
+    from data.store import AnnotationStore
+    from data.store_io import replay_export
 
     source = Path(args.source)
     if source.suffix.lower() in (".csv", ".parquet", ".json") and source.exists():

@@ -20,7 +20,8 @@ from bokeh.plotting import figure
 
 import data
 from data.render import label_colors, points_in_polygon
-from data.store import AlreadyAnnotated, AnnotationStore, StoreError, default_url
+from data.store import AnnotationStore, StoreError, default_url
+from data.store_records import AlreadyAnnotated
 from perception.study import annotator_stats, open_store
 
 from .. import jobs
