@@ -28,6 +28,8 @@ class CompareState(param.Parameterized):
     humans = param.Parameter(default=None, doc="(m, n) stored human annotations of the plot, or None")
     reference = param.String(default=compare.AUTO, doc="what methods are scored against: 'auto', 'people', "
                              "'generator' or a method's name (see perception.compare.reference_raters)")
+    tuned = param.Boolean(default=False, doc="add each classical method's tuned row: its best settings on this "
+                          "plot, chosen on the reference (perception.compare.tuned_rows; an upper bound)")
     comparison = param.Parameter(default=None, doc="perception.compare.Comparison for app.metric, or None")
     matrix = param.Parameter(default=None, doc="(names, agreement matrix) for app.metric, or None")
     kappa = param.Dict(default={}, doc="method -> kappa_alpha against the reference's raters")
@@ -69,7 +71,7 @@ class CompareState(param.Parameterized):
         self.param.update(results=results, failures=failures, busy="", humans=humans if len(humans) else None)
         await self.score()
 
-    @param.depends("app.metric", "reference", watch=True)
+    @param.depends("app.metric", "reference", "tuned", watch=True)
     async def score(self):
         """The comparison of the methods' labelings for the current metric and reference."""
         plot = self.app.plot
@@ -83,11 +85,18 @@ class CompareState(param.Parameterized):
             reference = compare.AUTO  # that method did not run this time
         # The people's shape stands for their annotations: enough to notice new ones arriving.
         key = ("compare", self.for_dataset, tuple(methods), None if humans is None else humans.shape, metric,
-               reference)
-        self.busy = f"Scoring agreement ({metric})"
+               reference, self.tuned)
+        registry = {METHOD_NAMES[m]: m for m in self.results}
+        tuned = self.tuned
+
+        def run(progress):
+            extra = compare.tuned_rows(plot.xy, methods, registry, reference, humans, plot.labelings,
+                                       progress=progress) if tuned else {}
+            return compare.compare({**methods, **extra}, humans, plot.labelings, metric, reference)
+
+        self.busy = "Tuning and scoring (" + metric + ")" if tuned else f"Scoring agreement ({metric})"
         try:
-            result = await jobs.submit(key, lambda _: compare.compare(methods, humans, plot.labelings, metric,
-                                                                      reference)).result()
+            result = await jobs.submit(key, run).result()
         finally:
             self.busy = ""
         self.param.update(comparison=result, kappa=result.kappa,

@@ -14,6 +14,11 @@ recipe was chosen on wut in earlier sessions and cannot be redone without retrai
 wut figure is not blind either (``WUT_CHOICES`` says so in the table); its inference settings
 are chosen on generated plots.
 
+Tuned rows (``<method>:tuned``, ``perception.tuned``) are a classical method at the best point
+of its hyperparameter grid, chosen on the very labels it is scored against (the crowd majority
+on the benchmark, ``labels0`` on wut): upper bounds that show how far each default is from its
+own best, not methods.
+
 The crowd majorities are cached under ``out_dir/references`` (every method is scored afresh,
 so a changed grouping or clusterer is never read from a stale file).
 """
@@ -28,7 +33,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_mutual_info_score
 from sklearn.neighbors import KDTree
 
-from . import devbench
+from . import devbench, tuned
 from .agreement import consensus
 from .observers import ObserverDistribution, simulate_crowd
 
@@ -42,6 +47,7 @@ DEFAULT_METHODS = ("clusternet", "hdbscan", REFERENCE)
 WUT_CHOICES = {REFERENCE: "observer medians chosen on wut (not blind)", LOO_REFERENCE: "leave-one-out",
                "clusternet": "recipe chosen on wut in earlier sessions (not blind)",
                "clusternet-average": "recipe chosen on wut in earlier sessions (not blind)"}
+TUNED_CHOICE = "grid tuned on labels0 itself (an upper bound, not a method)"
 MEDIAN_GRID = {"bandwidth_median": (0.015, 0.025, 0.04), "threshold_median": (0.2, 0.35, 0.5),
                "min_share_median": (0.01, 0.03)}  # perception.observers.calibrate_observers' grid
 
@@ -118,12 +124,15 @@ def estimator_factory(method: str, weights=None):
         return ObserverMajority
     if method == GROUPING_ONLY:
         return lambda: GroupingOnly(weights)
+    if base := tuned.base_method(method):
+        return lambda: tuned.TunedClusterer(base)
     entry = get_method(method)
     return (lambda: entry.make(weights=weights)) if entry.perceptual else entry.make
 
 
 def wut_scores(make, wut_dir) -> dict[str, float]:
-    """AMI with each wut set's ``labels0`` (noise excluded) of a fresh estimator per set."""
+    """AMI with each wut set's ``labels0`` (noise excluded) of a fresh estimator per set; a tuned
+    row (``tuned_on_reference``) is tuned on ``labels0`` itself."""
     from data import benchmark_names, load_benchmark
 
     scores = {}
@@ -131,7 +140,9 @@ def wut_scores(make, wut_dir) -> dict[str, float]:
         bench = load_benchmark(wut_dir, name)
         truth = bench.reference_labels
         keep = truth >= 0
-        scores[name] = float(adjusted_mutual_info_score(truth[keep], np.asarray(make().fit(bench.xy).labels_)[keep]))
+        model = make()
+        fitted = model.fit(bench.xy, truth) if getattr(model, "tuned_on_reference", False) else model.fit(bench.xy)
+        scores[name] = float(adjusted_mutual_info_score(truth[keep], np.asarray(fitted.labels_)[keep]))
     return scores
 
 
@@ -149,8 +160,11 @@ def loo_observers(wut_dir, grid: dict = MEDIAN_GRID) -> dict[str, float]:
 
 
 def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int | None = None, wut_dir=None,
-                   methods=None, weights=None, groups=None, progress: bool = False) -> pd.DataFrame:
-    """Score ``methods`` (registry names and ``observers``; default ``DEFAULT_METHODS``) on the
+                   methods=None, weights=None, groups=None, progress: bool = False,
+                   with_tuned: bool = False) -> pd.DataFrame:
+    """Score ``methods`` (registry names, ``observers``, ``grouping-only`` and tuned rows
+    ``<classical method>:tuned``; default ``DEFAULT_METHODS``; ``with_tuned`` adds the tuned row of
+    every classical method listed) on the
     development benchmark and, when ``wut_dir`` (a clustering-benchmarks wut folder) is given, on
     wut. Writes ``devbench_plots.csv`` (every plot),
     ``clusternet_eval.csv`` / ``.md`` (per group and method: ami_majority, ami_components,
@@ -162,8 +176,10 @@ def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    known = PERCEPTUAL + CLASSICAL + [REFERENCE, GROUPING_ONLY]
+    known = PERCEPTUAL + CLASSICAL + [REFERENCE, GROUPING_ONLY] + [tuned.tuned_name(m) for m in CLASSICAL]
     methods = list(methods or DEFAULT_METHODS)
+    if with_tuned:
+        methods += [tuned.tuned_name(m) for m in methods if m in CLASSICAL and tuned.tuned_name(m) not in methods]
     if unknown := sorted(set(methods) - set(known)):
         raise InvalidScatterplot(f"unknown method(s) {unknown}; choose from {known}")
     per_plot, tables = [], []
@@ -179,7 +195,8 @@ def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int 
         for method, scores in wut_rows.items():
             tables.append(pd.DataFrame([{"group": "wut", "method": method, "plots": len(scores),
                                          "ami_human": float(np.mean(list(scores.values()))),
-                                         "wut_choice": WUT_CHOICES.get(method, "none"), **{f"wut:{k}": v for k, v in
+                                         "wut_choice": TUNED_CHOICE if tuned.base_method(method) else
+                                         WUT_CHOICES.get(method, "none"), **{f"wut:{k}": v for k, v in
                                                                                           scores.items()}}]))
     table = pd.concat(tables, ignore_index=True)
     front = ["group", "method", "plots", "ami_majority", "ami_components", "ami_human", "k_true", "k_found", "k_within_10pct",

@@ -8,6 +8,10 @@ The dashboard's Compare page, the CLI and Python users call these same functions
                              references=plot.labelings, metric="AMI")
     result.names, result.matrix, result.reference, result.scores
 
+Tuned rows (``tuned_rows``) add each classical method at its best hyperparameters on this very
+plot, chosen against the reference (``perception.tuned``): upper bounds named
+``"<method> (tuned)"``, not methods.
+
 References, in the order ``reference="auto"`` tries them: the majority of stored human
 annotations (``humans``, m x n), then the plot's own reference labelings (a generator's labels,
 ``references``). A method's display name picks that method's labels instead.
@@ -108,6 +112,32 @@ def reference_raters(choice: str, methods: dict[str, np.ndarray], humans: np.nda
         return choice, np.atleast_2d(methods[choice])
     raise ValueError(f"reference must be {AUTO!r}, {PEOPLE!r}, {GENERATOR!r} or one of {list(methods)}, "
                      f"not {choice!r}")
+
+
+TUNED_LABEL = " (tuned)"
+
+
+def tuned_rows(xy: np.ndarray, methods: dict[str, np.ndarray], registry: dict[str, str], reference: str = AUTO,
+               humans: np.ndarray | None = None, references: np.ndarray | None = None, seed: int = 0,
+               progress: Callable[[float, str], None] | None = None) -> dict[str, np.ndarray]:
+    """``"<name> (tuned)" -> labels`` for every classical method among ``methods`` (display name ->
+    labels; ``registry``: display name -> registry name), each at the grid setting that best
+    matches the reference chosen as ``compare`` would (``reference_raters``); {} without a
+    reference. The reference's own method is not tuned against itself."""
+    from models import CLASSICAL
+
+    from .tuned import TunedClusterer
+
+    name, raters = reference_raters(reference, methods, humans, references)
+    todo = [m for m in methods if registry.get(m) in CLASSICAL and m != name]
+    out = {}
+    if raters is None:
+        return out
+    for i, display in enumerate(todo):
+        if progress is not None:
+            progress(i / len(todo), f"Tuning {display} on {name}")
+        out[display + TUNED_LABEL] = TunedClusterer(registry[display], random_state=seed).fit(xy, raters).labels_
+    return out
 
 
 def agreement_matrix(labelings: dict[str, np.ndarray], metric: str = "AMI") -> np.ndarray:

@@ -54,8 +54,10 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wut", help="clustering-benchmarks wut folder (default: ../shared/data/clustering-benchmarks/wut "
                    "beside the checkout, when present)")
-    p.add_argument("--methods", nargs="*", help="registry names and 'observers' (default: clusternet, hdbscan, "
-                   "observers)")
+    p.add_argument("--methods", nargs="*", help="registry names, 'observers', 'grouping-only' and tuned rows "
+                   "'<method>:tuned' (default: clusternet, hdbscan, observers)")
+    p.add_argument("--tuned", action="store_true", help="add each listed classical method's tuned row: its best "
+                   "hyperparameters on each plot, chosen on the reference it is scored against (an upper bound)")
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
@@ -119,5 +121,6 @@ def _evaluate(args):
         raise FileNotFoundError(f"wut folder not found: {args.wut}")
     wut = args.wut or (WUT_DEFAULT if WUT_DEFAULT.is_dir() else None)
     table = run_evaluation(args.out, per_group=args.plots, seed=args.seed, max_points=args.max_points,
-                           wut_dir=wut, methods=args.methods, weights=args.weights, groups=args.groups)
+                           wut_dir=wut, methods=args.methods, weights=args.weights, groups=args.groups,
+                           with_tuned=args.tuned)
     print((Path(args.out) / "clusternet_eval.md").read_text())

@@ -23,13 +23,15 @@ def register(sub):
     p.add_argument("--weights", help="clusternet: weights to evaluate (default: the shipped ones)")
     p.add_argument("--max-points", type=int, help="clusternet: cap on points per benchmark plot (quick runs)")
     p.add_argument("--groups", nargs="*", help="clusternet: subset of benchmark groups")
+    p.add_argument("--tuned", action="store_true", default=None, help="clusternet: add each classical method's "
+                   "tuned row (best hyperparameters chosen on the reference itself: an upper bound)")
     p.set_defaults(run=_evaluate)
 
 
 def _evaluate(args):
     given = {k: v for k, v in vars(args).items() if v is not None}
     options = Namespace(**{**DEFAULTS[args.model], "wut": None, "methods": None, "weights": None,
-                           "max_points": None, "groups": None, **given})
+                           "max_points": None, "groups": None, "tuned": False, **given})
     if args.model == "clams":
         from app.commands.perception import _evaluate as run
     else:

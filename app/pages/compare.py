@@ -10,6 +10,7 @@ import pandas as pd
 import panel as pn
 
 from data.writers import write_table
+from perception.compare import TUNED_LABEL
 from perception.compare import export_table as labels_table
 
 from .. import plots
@@ -69,6 +70,9 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
     reference = pn.widgets.Select(name="Score methods against", width=300, css_classes=["vc-reference"],
                                   options=dict(references))
     two_way(reference, st, "reference")
+    tuned = pn.widgets.Checkbox(name="Add tuned rows (best settings on the reference: an upper bound)",
+                                css_classes=["vc-tuned"], width=300)
+    two_way(tuned, st, "tuned")
     failures = pn.pane.Alert("", alert_type="warning", visible=False, width=800, css_classes=["vc-failures"])
     grid_box = pn.GridBox(*grid(st), ncols=3, css_classes=["vc-grid"])
     matrix_pane = pn.pane.HoloViews(hv.Div(""), css_classes=["vc-agreement"])
@@ -114,6 +118,9 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
                               list(result.scores.values())})
         if result.kappa:
             table["kappa_alpha"] = [result.kappa.get(m) for m in result.scores]
+        if st.tuned:
+            table["row"] = ["tuned on the reference (upper bound)" if m.endswith(TUNED_LABEL) else "method"
+                            for m in result.scores]
         kappa.object = table.round(3)
         kappa.visible = True
 
@@ -128,7 +135,7 @@ def compare_view(app: AppState) -> pn.viewable.Viewable:
     st.param.watch(on_matrix, "comparison")
     app.param.watch(on_plot, "plot")
 
-    controls = pn.Column("### Methods", methods, run, "### Agreement", metric, reference,
+    controls = pn.Column("### Methods", methods, run, "### Agreement", metric, reference, tuned,
                          pn.pane.Markdown(SIMULATED_NOTE, width=300, styles={"font-size": "85%", "color": "#555"}),
                          "### Export", downloads, width=320)
     return pn.Row(controls, pn.Column(pn.Row(progress, busy_text, cancel), failures, grid_box,
