@@ -1,4 +1,5 @@
-"""The `visclust` command line. Each module in app.commands adds its own subcommands."""
+"""The `visclust` command line. Each module in app.commands with a `register` adds its top-level
+commands; the others lend their subcommands to a group (`evaluate`, `train`)."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(sub)
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 

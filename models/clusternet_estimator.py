@@ -41,7 +41,7 @@ def load_weights(path: Path) -> ClusterNetModel:
         model.load_state_dict(blob["state_dict"])
     except RuntimeError:  # e.g. weights from before the plot-size input, whose first layers are narrower
         raise InvalidScatterplot(f"{path} holds weights of another ClusterNet version that this one cannot "
-                                 "load; retrain them with `visclust train-clusternet`") from None
+                                 "load; retrain them with `visclust train clusternet`") from None
     return model.eval()
 
 
@@ -114,7 +114,7 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         path = Path(self.weights or WEIGHTS)
         if not path.is_file():
             raise FileNotFoundError(f"ClusterNet weights not found at {path}; train them with "
-                                    "`visclust train-clusternet`")
+                                    "`visclust train clusternet`")
         return _load(path)
 
     def fit(self, X, y=None):

@@ -112,7 +112,8 @@ def _markdown(table) -> list[str]:
 
 
 def run_evaluation(out_dir, n_plots: int = 300, seed: int = EVAL_SEED, n_observers: int = 20,
-                   n_runs: int = 5, blob_ks=(1, 2, 5, 10, 20, 35, 50, 75, 100), wut_dir=None):
+                   n_runs: int = 5, blob_ks=(1, 2, 5, 10, 20, 35, 50, 75, 100), wut_dir=None,
+                   progress: bool = False):
     """Score ``n_plots`` held-out plots; write results.csv, blob_counts.csv (and wut_counts.csv) and summary.md.
 
     Returns the per-plot DataFrame (family, n, human, clams, clams_k, clams_runtime_s, one column
@@ -127,7 +128,7 @@ def run_evaluation(out_dir, n_plots: int = 300, seed: int = EVAL_SEED, n_observe
     rng = np.random.default_rng(seed)
     rows = []
     with threadpool_limits(1):  # many small fits: threads oversubscribe the cores and slow everything
-        for i in range(n_plots):
+        for i in tqdm(range(n_plots), desc="held-out plots", unit="plot", disable=not progress):
             family, plot = suite_plot(rng)
             xy = display_normalize(plot.xy)
             clams = CLAMS(random_state=i).fit(xy)

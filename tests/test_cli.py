@@ -20,6 +20,24 @@ def test_help_everywhere():
         assert visclust(command, "--help").returncode == 0
 
 
+def test_commands_grouped_by_job():
+    from app.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "clusternet", "--epochs", "2"]).epochs == 2
+    assert parser.parse_args(["train", "separability", "--plots", "9"]).plots == 9
+    assert parser.parse_args(["evaluate", "clams", "--plots", "7"]).plots == 7
+    assert parser.parse_args(["evaluate", "clusternet", "--tuned"]).tuned is True
+    assert parser.parse_args(["evaluate", "crossval", "--annotations", "d"]).folds == 5
+    top = visclust("--help").stdout
+    for flat in ("train-clusternet", "train-separability", "evaluate-clams", "evaluate-clusternet",
+                 "crossval-clusternet"):
+        assert flat not in top
+    for group in ("train", "evaluate"):
+        out = visclust(group)
+        assert out.returncode == 2 and "required" in out.stderr
+
+
 def test_datasets():
     out = visclust("datasets")
     assert out.returncode == 0 and "moons" in out.stdout.split()

@@ -427,12 +427,12 @@ def test_weights_of_another_network_layout_are_reported(tmp_path):
 def test_cli_registers_the_commands():
     from app.cli import build_parser, main
 
-    args = build_parser().parse_args(["train-clusternet", "--epochs", "2", "--plots", "10", "--resume"])
+    args = build_parser().parse_args(["train", "clusternet", "--epochs", "2", "--plots", "10", "--resume"])
     assert (args.epochs, args.plots, args.resume, args.out) == (2, 10, True, "runs/clusternet")
-    assert build_parser().parse_args(["evaluate-clusternet", "--plots", "5"]).plots == 5
-    args = build_parser().parse_args(["crossval-clusternet", "--annotations", "plots"])
+    assert build_parser().parse_args(["evaluate", "clusternet", "--plots", "5"]).plots == 5
+    args = build_parser().parse_args(["evaluate", "crossval", "--annotations", "plots"])
     assert (args.folds, args.epochs, args.baselines) == (5, 20, ["spectral", "hdbscan"])
-    assert main(["crossval-clusternet", "--annotations", "plots", "--baselines", "kmeanz"]) == 2
+    assert main(["evaluate", "crossval", "--annotations", "plots", "--baselines", "kmeanz"]) == 2
 
 
 @needs_weights

@@ -10,8 +10,9 @@ from app.errors import UserError
 WUT_DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "clustering-benchmarks" / "wut"
 
 
-def register(sub):
-    p = sub.add_parser("train-clusternet", help="train ClusterNet on generated plots labelled by simulated observers",
+def register_train(sub):
+    """`visclust train clusternet`."""
+    p = sub.add_parser("clusternet", help="train ClusterNet on generated plots labelled by simulated observers",
                        description="Trains on data.generate.random_plot and random_scene plots labelled by "
                        "perception.observers.simulate_crowd (cached under OUT/data). With --annotations, "
                        "fine-tunes the shipped weights on human labelings (see models/annotated.py). "
@@ -41,7 +42,10 @@ def register(sub):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
 
-    p = sub.add_parser("evaluate-clusternet", help="score ClusterNet, clusterers and the observers on the "
+
+def register_evaluate(sub):
+    """`visclust evaluate clusternet` and `visclust evaluate crossval`."""
+    p = sub.add_parser("clusternet", help="score ClusterNet, clusterers and the observers on the "
                        "development benchmark and wut",
                        description="Scores each method on the development benchmark (perception.devbench: per "
                        "group, AMI with the simulated crowd's majority and with the generator's components, "
@@ -61,7 +65,7 @@ def register(sub):
     p.add_argument("--weights", help="ClusterNet weights to evaluate (default: the shipped assets/clusternet.pt)")
     p.set_defaults(run=_evaluate)
 
-    p = sub.add_parser("crossval-clusternet", help="cross-validate fine-tuning ClusterNet on human labels",
+    p = sub.add_parser("crossval", help="cross-validate fine-tuning ClusterNet on human labels",
                        description="Deals the human-labelled plots into folds; for each fold, fine-tunes the shipped "
                        "weights on the other folds (OUT/fold<k>) and scores the fold's plots by mean AMI with "
                        "their annotators, beside the shipped weights and the baseline clusterers. Writes "

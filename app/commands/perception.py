@@ -22,7 +22,10 @@ def register(sub):
     p.add_argument("-o", "--output", help="with --many: write the table here (.csv or .parquet)")
     p.set_defaults(run=_ambiguity)
 
-    p = sub.add_parser("train-separability", help="retrain CLAMS' pairwise p(one cluster) regressor",
+
+def register_train(sub):
+    """`visclust train separability`."""
+    p = sub.add_parser("separability", help="retrain CLAMS' pairwise p(one cluster) regressor",
                        description="Without --judgments: two-Gaussian plots labelled by simulated observers. "
                        "A judgments CSV has a probSingle column and either a 'file' column (point files) or "
                        "the columns distance, sigma_x1, sigma_y1, sigma_x2, sigma_y2, rotation1, rotation2, "
@@ -35,7 +38,10 @@ def register(sub):
     p.add_argument("--out", default=None, help="model file (default: assets/separability.json)")
     p.set_defaults(run=_train)
 
-    p = sub.add_parser("evaluate-clams", help="Spearman rho of CLAMS and baselines on a held-out suite")
+
+def register_evaluate(sub):
+    """`visclust evaluate clams`."""
+    p = sub.add_parser("clams", help="Spearman rho of CLAMS and baselines on a held-out suite")
     p.add_argument("--plots", type=int, default=300)
     p.add_argument("--seed", type=int, default=None, help="suite seed (default: the documented held-out seed)")
     p.add_argument("--out", default="clams-eval", help="output folder (results.csv, blob_counts.csv, summary.md)")
@@ -115,5 +121,6 @@ def _evaluate(args):
     from app.commands.clusternet import WUT_DEFAULT
 
     wut = None if args.wut == "none" else Path(args.wut) if args.wut else WUT_DEFAULT if WUT_DEFAULT.is_dir() else None
-    clams_eval.run_evaluation(args.out, n_plots=args.plots, seed=seed, blob_ks=tuple(args.blob_ks), wut_dir=wut)
+    clams_eval.run_evaluation(args.out, n_plots=args.plots, seed=seed, blob_ks=tuple(args.blob_ks), wut_dir=wut,
+                              progress=True)
     print((Path(args.out) / "summary.md").read_text(), end="")
