@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from data import display_normalize
 from data import generate as gen
