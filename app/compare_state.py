@@ -94,7 +94,7 @@ class CompareState(param.Parameterized):
                                        progress=progress) if tuned else {}
             return compare.compare({**methods, **extra}, humans, plot.labelings, metric, reference)
 
-        self.busy = "Tuning and scoring (" + metric + ")" if tuned else f"Scoring agreement ({metric})"
+        self.busy = f"Tuning and scoring ({metric})" if tuned else f"Scoring agreement ({metric})"
         try:
             result = await jobs.submit(key, run).result()
         finally:

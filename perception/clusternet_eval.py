@@ -140,9 +140,8 @@ def wut_scores(make, wut_dir) -> dict[str, float]:
         bench = load_benchmark(wut_dir, name)
         truth = bench.reference_labels
         keep = truth >= 0
-        model = make()
-        fitted = model.fit(bench.xy, truth) if getattr(model, "tuned_on_reference", False) else model.fit(bench.xy)
-        scores[name] = float(adjusted_mutual_info_score(truth[keep], np.asarray(fitted.labels_)[keep]))
+        labels = devbench.fit_labels(make(), bench.xy, truth)
+        scores[name] = float(adjusted_mutual_info_score(truth[keep], labels[keep]))
     return scores
 
 

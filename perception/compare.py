@@ -129,10 +129,10 @@ def tuned_rows(xy: np.ndarray, methods: dict[str, np.ndarray], registry: dict[st
     from .tuned import TunedClusterer
 
     name, raters = reference_raters(reference, methods, humans, references)
+    if raters is None:
+        return {}
     todo = [m for m in methods if registry.get(m) in CLASSICAL and m != name]
     out = {}
-    if raters is None:
-        return out
     for i, display in enumerate(todo):
         if progress is not None:
             progress(i / len(todo), f"Tuning {display} on {name}")

@@ -219,6 +219,13 @@ def _factory(estimator):
     return estimator
 
 
+def fit_labels(model, xy: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``model``'s labels of ``xy``. A tuned row (``tuned_on_reference``, ``perception.tuned``)
+    searches its grid against the reference it is scored on; every other model never sees it."""
+    fitted = model.fit(xy, reference) if getattr(model, "tuned_on_reference", False) else model.fit(xy)
+    return np.asarray(fitted.labels_)
+
+
 def score(estimator_factory, seed: int = 0, per_group: int = 30, max_points: int | None = None, groups=None,
           cache_dir=None, n_observers: int = N_OBSERVERS, progress: bool = False) -> pd.DataFrame:
     """Per plot: group, plot id, n, k_true (generator components, None for noise), k_majority,
@@ -241,10 +248,7 @@ def score(estimator_factory, seed: int = 0, per_group: int = 30, max_points: int
                else float("nan")}
         start = time.perf_counter()
         try:
-            model = make()
-            # A tuned row (perception.tuned) searches its grid against the reference it is scored on.
-            fitted = model.fit(plot.xy, majority) if getattr(model, "tuned_on_reference", False) else model.fit(plot.xy)
-            labels = np.asarray(fitted.labels_)
+            labels = fit_labels(make(), plot.xy, majority)
         except Exception as exc:  # a clusterer that fails on a plot is a result, not a crash
             rows.append({**row, "k_found": None, "ami_majority": float("nan"), "ami_components": float("nan"),
                          "seconds": time.perf_counter() - start, "error": f"{type(exc).__name__}: {exc}"})
