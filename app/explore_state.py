@@ -26,11 +26,22 @@ def polygon_selection(xy: np.ndarray, xs, ys) -> np.ndarray:
     return near[points_in_polygon(xy[near], xs, ys)].astype(np.int64)
 
 
+def select(app: AppState, xs, ys) -> tuple[np.ndarray, np.ndarray]:
+    """(row indices, coordinates) of the shown plot's points inside a polygon: all of a Dask-backed
+    plot's points, partition by partition, not only its subsample."""
+    if app.lazy is not None:
+        return app.lazy.select_polygon(xs, ys)
+    rows = polygon_selection(app.plot.xy, xs, ys)
+    return rows, app.plot.xy[rows]
+
+
 class ExploreState(param.Parameterized):
     """The colouring and CLAMS results behind the Explore page."""
 
     app = param.ClassSelector(class_=AppState)
     labeling = param.Parameter(default=None, doc="perception.compare.Labeling for the current colour, or None")
+    labelled = param.Parameter(default=None, doc="for a Dask-backed plot: the Parquet folder of every point "
+                               "labelled by that colouring (see jobs.propagation_job), or None")
     clams = param.Parameter(default=None, doc="a fitted CLAMS model, or None")
     busy = param.String(default="", doc="what is running now ('' when idle)")
     message = param.String(default="", doc="a note about the colouring (unavailable, failed, ...)")
@@ -40,11 +51,12 @@ class ExploreState(param.Parameterized):
     def __init__(self, **params):
         super().__init__(**params)
         self._job: jobs.Job | None = None
+        self._selected_xy = np.empty((0, 2))
 
     @param.depends("app.plot", "app.color_by", watch=True)
     async def recolor(self):
-        self.param.update(labeling=None, message="")
-        plot, color = self.app.plot, self.app.color_by
+        self.param.update(labeling=None, labelled=None, message="")
+        plot, color, lazy = self.app.plot, self.app.color_by, self.app.lazy
         if plot is None or color == "density":
             return
         if color == "reference":
@@ -54,23 +66,31 @@ class ExploreState(param.Parameterized):
                 self.labeling = Labeling("reference", plot.reference_labels, 0.0,
                                          int(plot.reference_labels.max(initial=-1) + 1))
             return
+        if lazy is not None and color == "agreement":
+            self.message = "Agreement colouring needs an in-memory plot; this one is read through Dask."
+            return
         method = "clusternet" if color in ("clusternet", "agreement") else color
         if method in PERCEPTUAL and (reason := jobs.availability()["clusternet"]):
             self.message = f"ClusterNet is unavailable: {reason}."
             return
-        await self._run(jobs.labeling_job(self.app.loaded, plot, method), f"Running {METHOD_NAMES[method]}", "labeling")
+        key = self.app.loaded
+        await self._run(jobs.labeling_job(key, plot, method), f"Running {METHOD_NAMES[method]}", "labeling")
+        if lazy is not None and self.labeling is not None and self.app.lazy is lazy:
+            await self._run(jobs.propagation_job(key, lazy, method, self.labeling.labels),
+                            f"Running {METHOD_NAMES[method]}: labelling all {len(lazy):,} points", "labelled")
 
     @param.depends("app.plot", watch=True)
     def _forget_selection(self):
+        self._selected_xy = np.empty((0, 2))
         self.param.update(selection=NO_SELECTION, polygon=None)
 
     def select_polygon(self, xs, ys) -> np.ndarray:
         """Select exactly the points inside the polygon (even-odd rule), however many there are."""
-        plot = self.app.plot
         xs, ys = np.asarray(xs, np.float64).ravel(), np.asarray(ys, np.float64).ravel()
-        if plot is None or len(xs) < 3 or len(xs) != len(ys):
+        if self.app.plot is None or len(xs) < 3 or len(xs) != len(ys):
             raise ValueError("a selection polygon needs at least 3 vertices, as many xs as ys")
-        self.param.update(selection=polygon_selection(plot.xy, xs, ys), polygon=(xs.tolist(), ys.tolist()))
+        rows, self._selected_xy = select(self.app, xs, ys)
+        self.param.update(selection=rows, polygon=(xs.tolist(), ys.tolist()))
         return self.selection
 
     async def lasso(self, xs, ys):
@@ -78,25 +98,27 @@ class ExploreState(param.Parameterized):
         plot, key = self.app.plot, self.app.loaded
         if plot is None or len(xs) < 3:
             return
-        job = jobs.submit(("selection", key, tuple(xs), tuple(ys)), lambda _: polygon_selection(plot.xy, xs, ys))
+        app = self.app
+        job = jobs.submit(("selection", key, tuple(xs), tuple(ys)), lambda _: select(app, xs, ys))
         self.busy = "Selecting points"
         try:
-            selection = await job.result()
+            rows, xy = await job.result()
         finally:
             self.busy = ""
         if self.app.plot is plot:
-            self.param.update(selection=selection, polygon=(list(xs), list(ys)))
+            self._selected_xy = xy
+            self.param.update(selection=rows, polygon=(list(xs), list(ys)))
 
     def selection_table(self) -> pd.DataFrame:
         """Row indices (in the loaded plot) and coordinates of the selected points."""
-        xy = self.app.plot.xy[self.selection]
+        xy = self._selected_xy
         return pd.DataFrame({"row": self.selection, "x": xy[:, 0], "y": xy[:, 1]})
 
     def selection_plot(self) -> Scatterplot:
         """The selected points as a plot of their own (with their reference labels)."""
         plot, rows = self.app.plot, self.selection
-        labels = None if plot.labels is None else plot.labels[..., rows]
-        return Scatterplot(plot.xy[rows], labels=labels, name=f"{plot.name or 'plot'} ({len(rows):,} selected)",
+        labels = None if plot.labels is None or self.app.lazy is not None else plot.labels[..., rows]
+        return Scatterplot(self._selected_xy, labels=labels, name=f"{plot.name or 'plot'} ({len(rows):,} selected)",
                            meta={"selected_from": self.app.loaded})
 
     async def run_clams(self):

@@ -7,8 +7,11 @@
     ex.select_polygon(xs, ys)                   # the same from Python
     ex.labels                                   # the current colouring's labels (None for density)
     ex.servable()                               # the same view in `panel serve notebook.ipynb`
+    Explorer("points.parquet")                  # a Parquet file or folder of any size, read through Dask
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import holoviews as hv
 import numpy as np
@@ -21,6 +24,7 @@ from .pages.explore import explore_view
 from .explore_state import ExploreState
 from .jobs import labeling_job
 from .options import COLOR_CHOICES
+from .sources import allow
 from .state import AppState
 
 _EXTENSIONS_LOADED = False
@@ -40,7 +44,8 @@ class Explorer:
 
     ``points``: an (n, 2) array, a DataFrame (x and y picked as :func:`data.load` does: the
     first two numeric columns unless ``x``/``y`` name them; a label column becomes the
-    reference labels) or a :class:`data.Scatterplot`. Rows with NaN/inf coordinates are
+    reference labels), a :class:`data.Scatterplot` or the path of a Parquet file or folder with
+    columns x and y (``x``/``y`` are ignored), opened through Dask whatever its size. Rows with NaN/inf coordinates are
     dropped as the loaders do; ``selection`` indexes the kept rows (``plot.meta['dropped_rows']``
     lists the others). ``color_by``: one of :data:`app.options.COLOR_CHOICES`.
     """
@@ -49,17 +54,28 @@ class Explorer:
         if color_by not in COLOR_CHOICES:
             raise ValueError(f"color_by must be one of {list(COLOR_CHOICES)}, not {color_by!r}")
         _load_extensions()
-        plot = points if isinstance(points, Scatterplot) else data.load(
-            np.asarray(points) if isinstance(points, (list, tuple)) else points, x, y, name=name or "notebook")
         self.app = AppState()
-        self.app.show(plot)
+        if isinstance(points, (str, Path)) and Path(points).suffix.lower() in ("", ".parquet", ".pq"):
+            self.app.dataset = allow(points)
+            self.app.load_now()
+            if self.app.error:
+                raise data.InvalidScatterplot(self.app.error)
+        else:
+            self.app.show(points if isinstance(points, Scatterplot) else data.load(
+                np.asarray(points) if isinstance(points, (list, tuple)) else points, x, y, name=name or "notebook"))
         self.app.color_by = color_by
         self.state = ExploreState(app=self.app)
         self.view = explore_view(self.app, self.state, sources=False)
 
     @property
     def plot(self) -> Scatterplot:
+        """The plot shown; for a Parquet path, the seeded subsample that methods run on (see ``lazy``)."""
         return self.app.plot
+
+    @property
+    def lazy(self):
+        """The Dask-backed plot (data.large.LazyPlot) when a Parquet path was given, else None."""
+        return self.app.lazy
 
     @property
     def selection(self) -> np.ndarray:
@@ -80,7 +96,11 @@ class Explorer:
 
     @property
     def labels(self) -> np.ndarray | None:
-        """Labels of the current colouring (None when coloured by density); waits for the run."""
+        """Labels of the current colouring (None when coloured by density); waits for the run.
+
+        For a Parquet path these are the subsample's (``plot``); every point's, carried by nearest
+        neighbour, are in the Parquet folder ``state.labelled`` once the view has coloured them.
+        """
         color, plot = self.app.color_by, self.app.plot
         if color == "density":
             return None
@@ -100,4 +120,4 @@ class Explorer:
         return self.view._repr_mimebundle_(include, exclude)
 
     def __repr__(self) -> str:
-        return f"Explorer({len(self.plot):,} points, color_by={self.color_by!r}, {len(self.selection):,} selected)"
+        return f"Explorer({len(self.lazy if self.lazy is not None else self.plot):,} points, color_by={self.color_by!r}, {len(self.selection):,} selected)"

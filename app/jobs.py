@@ -12,6 +12,8 @@ watch ``progress.cancelled`` to stop early.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -159,6 +161,28 @@ def labeling_job(dataset: str, plot: Scatterplot, method: str, params: dict | No
 
     return submit(("labels", dataset, method, tuple(sorted((params or {}).items()))),
                   lambda _: label(plot.xy, method, params))
+
+
+def propagation_job(dataset: str, lazy, method: str, labels: np.ndarray) -> Job:
+    """A Dask-backed plot's labels by ``method`` on its subsample, carried to every point by nearest
+    neighbour (data.large.LazyPlot.propagate); the result is the labelled Parquet folder."""
+    from . import uploads
+
+    out = uploads.labelled_folder(lazy.path, method)
+
+    def run(_):
+        if not out.exists():  # written once per source and method, by whichever process asks first
+            scratch = out.parent / f".{out.name}.{os.getpid()}.{threading.get_ident()}"
+            lazy.propagate(lazy.subsample.xy, labels, scratch)
+            try:
+                os.replace(scratch, out)  # a whole folder appears at once, or another process won
+            except OSError:
+                shutil.rmtree(scratch, ignore_errors=True)
+        out.touch()
+        uploads.prune_labelled(out)
+        return out
+
+    return submit(("propagate", dataset, method), run)
 
 
 def clams_job(dataset: str, plot: Scatterplot) -> Job:

@@ -29,14 +29,18 @@ LOD_TIMEOUT_MS = 50
 CHUNK = 1_000_000
 
 
-def category_column(labels: np.ndarray) -> pd.Categorical:
-    """Labels as categories: noise first, clusters beyond MAX_COLORS reuse the palette."""
+def category_column(labels: np.ndarray, n_clusters: int | None = None) -> pd.Categorical:
+    """Labels as categories: noise first, clusters beyond MAX_COLORS reuse the palette.
+
+    ``n_clusters``: the labeling's cluster count when ``labels`` is only part of it (one Dask
+    partition), so that every part has the same categories.
+    """
     labels = np.asarray(labels, dtype=np.int64)
     codes = np.empty(len(labels), np.int8)
     for start in range(0, len(labels), CHUNK):  # by chunks: no int64 temporaries the size of the plot
         part = labels[start:start + CHUNK]
         codes[start:start + CHUNK] = np.where(part < 0, 0, part % MAX_COLORS + 1)
-    shown = min(MAX_COLORS, int(labels.max(initial=-1)) + 1)
+    shown = min(MAX_COLORS, int(labels.max(initial=-1)) + 1 if n_clusters is None else n_clusters)
     return pd.Categorical.from_codes(codes, categories=[NOISE] + [str(i) for i in range(shown)])
 
 
@@ -97,15 +101,20 @@ def frame(xy: np.ndarray, labels=None, values=None) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _padded_range(values: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(values.min()), float(values.max())
+def _padded_range(values) -> tuple[float, float]:
+    lo, hi = float(np.min(values)), float(np.max(values))
     pad = 0.03 * (hi - lo) or 0.5
     return lo - pad, hi + pad
 
 
 def square_ranges(xy: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
     """Equal-length x and y ranges around the data, so a square frame keeps equal aspect."""
-    (x0, x1), (y0, y1) = _padded_range(xy[:, 0]), _padded_range(xy[:, 1])
+    return square_around(_padded_range(xy[:, 0]), _padded_range(xy[:, 1]))
+
+
+def square_around(x_range, y_range) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Equal-length ranges centred on the given padded ones."""
+    (x0, x1), (y0, y1) = x_range, y_range
     half = max(x1 - x0, y1 - y0) / 2
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return (cx - half, cx + half), (cy - half, cy + half)
@@ -180,9 +189,37 @@ def scatter(xy: np.ndarray, labels=None, values=None, *, title: str = "", size: 
     pan and zoom re-aggregate only the visible range.
     """
     xy = np.asarray(xy)
-    table = frame(xy, labels, values)
-    (xr, yr) = _display(xy).ranges
     kind = "agreement" if values is not None else "cluster" if labels is not None else "density"
+    return _dynamic(frame(xy, labels, values), _display(xy).ranges, kind, labels, title, size, tools, legend)
+
+
+def labelled_frame(folder, n_clusters: int):
+    """Labelled points written by ``data.large.LazyPlot.propagate``, as a Dask frame whose label is a
+    category column known to every partition (what a categorical aggregation needs)."""
+    import dask.dataframe as dd
+
+    labelled = dd.read_parquet(str(folder), columns=["x", "y", "label"])
+    meta = pd.DataFrame({"x": labelled._meta.x, "y": labelled._meta.y,
+                         "cluster": category_column(np.zeros(0, np.int64), n_clusters)})
+    return labelled.map_partitions(
+        lambda part: pd.DataFrame({"x": part.x.to_numpy(), "y": part.y.to_numpy(),
+                                   "cluster": category_column(part.label.to_numpy(), n_clusters)}), meta=meta)
+
+
+def scatter_lazy(table, extent, legend_labels=None, *, title: str = "", size: int = SIZE,
+                 tools=("box_select",), legend: bool = True):
+    """:func:`scatter` of a Dask frame (a LazyPlot's points or :func:`labelled_frame`): each view one aggregation over its partitions.
+
+    ``extent``: the points' (x_range, y_range); ``legend_labels``: a sample's labels when the
+    frame has a cluster column.
+    """
+    ranges = square_around(*(_padded_range(r) for r in extent))
+    kind = "cluster" if "cluster" in table.columns else "density"
+    return _dynamic(table, ranges, kind, legend_labels, title, size, tools, legend)
+
+
+def _dynamic(table, ranges, kind: str, labels, title: str, size: int, tools, legend: bool):
+    (xr, yr) = ranges
 
     def render(x_range, y_range):
         shaded = shade_view(table, x_range or xr, y_range or yr, size, kind)
@@ -203,7 +240,7 @@ def scatter(xy: np.ndarray, labels=None, values=None, *, title: str = "", size: 
                                        **common))
     view = view.opts(hv.opts.RGB(**common))
     # A legend only while it stays readable; past a dozen clusters the colours speak alone.
-    if kind == "cluster" and legend and labels.max(initial=-1) < MAX_LEGEND:
+    if kind == "cluster" and legend and labels is not None and labels.max(initial=-1) < MAX_LEGEND:
         return (view * _legend(np.asarray(labels))).opts(legend_position="right", show_legend=True)
     return view
 

@@ -1,20 +1,45 @@
 """Data-source strings: one string names a plot, so that the URL can carry it.
 
 ``iris`` (bundled), ``gen:blobs:n=2000,k=5`` (a generator with its parameters),
-``gaussian-10M`` (a large seeded Gaussian mixture, for speed checks) or ``upload:<id>``
-(a file uploaded to this server, kept in a cache folder that all its processes share: see app.uploads).
+``gaussian-10M`` (a large seeded Gaussian mixture, for speed checks), ``upload:<id>``
+(a file uploaded to this server, kept in a cache folder that all its processes share: see app.uploads)
+or ``parquet:<path>`` (a Parquet file or folder of any size on the server, opened through Dask as a
+data.large.LazyPlot; only under the folders in $VISCLUST_DATA_ROOTS, default the working folder,
+since the path comes from a URL).
 """
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import data
 from data import InvalidScatterplot, Scatterplot
-from data.large import gaussian_mixture
+from data.large import LazyPlot, gaussian_mixture, shared_client
 
 from . import jobs, uploads
 
 MAX_POINTS = 10_000_000
+ROOTS_ENV = "VISCLUST_DATA_ROOTS"
+_allowed: set[Path] = set()
+
+
+def allow(path) -> str:
+    """Let this process open one more Parquet path (a notebook's own file); returns its data-set string."""
+    path = Path(path).resolve()
+    _allowed.add(path)
+    return f"parquet:{path}"
+
+
+def _open_parquet(text: str) -> LazyPlot:
+    path = Path(text).resolve()
+    roots = [Path(r).resolve() for r in os.environ.get(ROOTS_ENV, os.getcwd()).split(os.pathsep) if r]
+    if path not in _allowed and not any(path.is_relative_to(root) for root in roots):
+        raise InvalidScatterplot(f"{text} is outside the folders this server may read ({ROOTS_ENV})")
+    shared_client()  # views, labels and lassos of Dask-backed plots run on the process's cluster
+    plot = LazyPlot(path)
+    plot.subsample  # sampled now, in the loading job, not on the first colouring
+    return plot
 
 
 def generator_key(kind: str, params: dict) -> str:
@@ -58,8 +83,10 @@ def parse_upload(raw: bytes, filename: str, x=None, y=None, label=None) -> Scatt
     return plot
 
 
-def resolve(key: str) -> Scatterplot:
+def resolve(key: str) -> Scatterplot | LazyPlot:
     """The plot a data-set string names; raises InvalidScatterplot with a readable message."""
+    if key.startswith("parquet:"):
+        return _open_parquet(key.removeprefix("parquet:"))
     if key.startswith("upload:"):
         plot = uploads.load(key)
         if plot is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import param
 
 from data import InvalidScatterplot, Scatterplot
+from data.large import LazyPlot
 
 from . import jobs
 from .options import COLOR_CHOICES, DEFAULT_METHODS, METHOD_NAMES, PAGES
@@ -25,7 +26,9 @@ class AppState(param.Parameterized):
     methods = param.ListSelector(default=list(DEFAULT_METHODS), objects=list(METHOD_NAMES))
     metric = param.Selector(objects=["AMI", "ARI"], default="AMI")
 
-    plot = param.ClassSelector(class_=Scatterplot, allow_None=True, doc="the loaded plot")
+    plot = param.ClassSelector(class_=Scatterplot, allow_None=True, doc="the loaded plot (for a Dask-backed "
+                               "plot, its seeded subsample: what methods, CLAMS and Compare see)")
+    lazy = param.ClassSelector(class_=LazyPlot, allow_None=True, doc="the Dask-backed plot, or None")
     loaded = param.String(default="", doc="the data-set string `plot` came from")
     loading = param.Boolean(default=False)
     error = param.String(default="", doc="last problem, worded for a person")
@@ -45,7 +48,7 @@ class AppState(param.Parameterized):
         job = self._load_job = load_job(key)
         self.loading = True
         try:
-            plot = await job.result()
+            loaded = await job.result()
         except jobs.JobCancelled:
             return
         except InvalidScatterplot as exc:
@@ -55,14 +58,18 @@ class AppState(param.Parameterized):
             if self._load_job is job:
                 self.loading = False
         if self._load_job is job:
-            self.param.update(plot=plot, loaded=key, error="")
+            self._set(loaded, key)
 
     def load_now(self):
         """Blocking load, for the first render and for tests."""
         try:
-            self.param.update(plot=load_job(self.dataset).future.result(), loaded=self.dataset, error="")
+            self._set(load_job(self.dataset).future.result(), self.dataset)
         except InvalidScatterplot as exc:
             self._fail(str(exc))
+
+    def _set(self, loaded: Scatterplot | LazyPlot, key: str):
+        lazy = loaded if isinstance(loaded, LazyPlot) else None
+        self.param.update(plot=loaded.subsample if lazy else loaded, lazy=lazy, loaded=key, error="")
 
     def _fail(self, message: str):
         # Keep showing the last good plot, and point the URL back at it.
@@ -89,7 +96,7 @@ class AppState(param.Parameterized):
         ``upload:`` key, so its URL can be shared; ``raw``: the bytes that identify it (default:
         its points)."""
         key = store_upload(plot, plot.xy.tobytes() if raw is None else raw)
-        self.param.update(plot=plot, loaded=key, dataset=key, error="")
+        self.param.update(plot=plot, lazy=None, loaded=key, dataset=key, error="")
         return key
 
 

@@ -101,3 +101,22 @@ def _prune(where: Path):
         total += stat.st_size
         if total > MAX_BYTES and i > 0:  # the file just written stays, however large
             path.unlink(missing_ok=True)
+
+
+LABELLED_KEPT = 4  # labelled copies of Dask-backed plots; each is about the size of its source
+
+
+def labelled_folder(source: Path, method: str) -> Path:
+    """Where a Dask-backed plot's labels by one method are written: beside the uploads, named by the
+    source's path, modification time and the method, so a changed file is labelled afresh."""
+    stamp = Path(source).stat().st_mtime_ns
+    return folder() / "labelled" / hashlib.sha1(f"{source}:{stamp}:{method}".encode()).hexdigest()[:16]
+
+
+def prune_labelled(keep: Path):
+    """Remove all but the LABELLED_KEPT most recently used labelled copies (never ``keep``)."""
+    import shutil
+
+    others = [p for p in keep.parent.iterdir() if p.is_dir() and p != keep]
+    for path in sorted(others, key=lambda p: p.stat().st_mtime, reverse=True)[LABELLED_KEPT - 1:]:
+        shutil.rmtree(path, ignore_errors=True)

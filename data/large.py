@@ -8,6 +8,7 @@ on a ``dask.distributed`` client: an existing scheduler when an address is given
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,6 +85,28 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None, proc
         cluster.close()
 
 
+_SHARED: list = []
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client():
+    """The process's client for interactive views, made on first use and kept: the scheduler in
+    $VISCLUST_DASK_SCHEDULER, else a local cluster of threads (a server renders many views; one
+    cluster serves them all)."""
+    from distributed import Client, LocalCluster
+
+    with _SHARED_LOCK:
+        if not _SHARED:
+            address = os.environ.get(SCHEDULER_ENV)
+            if address:
+                _SHARED.append(Client(address))
+            else:
+                cluster = LocalCluster(n_workers=1, threads_per_worker=os.cpu_count() or 1, processes=False,
+                                       dashboard_address=None)
+                _SHARED.append(Client(cluster))
+        return _SHARED[0]
+
+
 def open_points(path, x: str = "x", y: str = "y"):
     """Lazily open a Parquet file or folder of points as a Dask DataFrame with columns x, y."""
     import dask.dataframe as dd
@@ -145,3 +168,110 @@ def write_points(xy: np.ndarray, path, partitions: int = 8) -> Path:
     frame = dd.from_pandas(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), npartitions=partitions)
     frame.to_parquet(str(path), write_index=False)
     return path
+
+
+SAMPLE = 100_000
+
+
+class LazyPlot:
+    """A Parquet point set too large for memory, as a plot: read by Dask, never loaded whole.
+
+    Views are aggregated partition by partition (datashader's Dask backend); methods run on
+    :meth:`sample`, a seeded subsample, and :meth:`propagate` carries their labels to every
+    point by nearest neighbour, partition by partition. ``path``: a Parquet file or folder;
+    ``x``/``y``: its coordinate columns.
+    """
+
+    def __init__(self, path, x: str = "x", y: str = "y", name: str | None = None):
+        self.path = Path(path).resolve()
+        self.frame = open_points(self.path, x, y)
+        self.name = name or self.path.stem
+        self.meta = {"path": str(self.path), "x": x, "y": y, "dask": True}
+        self._sizes: np.ndarray | None = None
+        self._extent = None
+        self._subsample: Scatterplot | None = None
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Rows per partition (one pass, then kept): row i of the plot is row i of the partitions in order."""
+        if self._sizes is None:
+            self._sizes = np.asarray(self.frame.map_partitions(len).compute(), dtype=np.int64)
+        return self._sizes
+
+    def __len__(self) -> int:
+        return int(self.sizes.sum())
+
+    @property
+    def extent(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        if self._extent is None:
+            self._extent = extent(self.frame)
+        return self._extent
+
+    @property
+    def subsample(self) -> Scatterplot:
+        """The seeded subsample (SAMPLE points, seed 0) that methods and CLAMS run on; made once."""
+        if self._subsample is None:
+            self._subsample = self.sample()
+        return self._subsample
+
+    def sample(self, n: int = SAMPLE, seed: int = 0) -> Scatterplot:
+        """A seeded subsample of about n points (all of them when there are fewer), as a Scatterplot."""
+        frac = min(1.0, n / max(len(self), 1))
+        part = self.frame if frac >= 1 else self.frame.sample(frac=frac, random_state=seed)
+        xy = part.compute()[["x", "y"]].to_numpy(np.float64)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy) < 3:
+            raise InvalidScatterplot("the file holds fewer than 3 points with finite coordinates")
+        return Scatterplot(xy, name=f"{self.name} (sample)", meta={
+            "sample_of": str(self.path), "sample_seed": seed, "total_points": len(self)})
+
+    def propagate(self, sample_xy: np.ndarray, labels: np.ndarray, out) -> Path:
+        """Write every point with the label of its nearest sample point (-1 for non-finite points).
+
+        ``out``: a folder for the labelled Parquet (x, y, label), one partition per input
+        partition; it is written once, so re-renders read labels instead of searching again.
+        """
+        import dask
+
+        labels = np.asarray(labels, np.int32)
+        if labels.shape != (len(sample_xy),):
+            raise ValueError(f"{len(sample_xy)} sample points but {labels.shape} labels")
+        meta = self.frame._meta.assign(label=np.zeros(0, np.int32))
+        labelled = self.frame.map_partitions(_nearest_labels, np.asarray(sample_xy, np.float64), labels, meta=meta)
+        out = Path(out)
+        dask.compute(labelled.to_parquet(str(out), write_index=False, compute=False))
+        return out
+
+    def select_polygon(self, xs, ys) -> tuple[np.ndarray, np.ndarray]:
+        """(row indices, coordinates) of the points inside the polygon, exactly, partition by partition."""
+        from .render import points_in_polygon
+
+        xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+        offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+
+        def inside(part, partition_info=None):
+            xy = part[["x", "y"]].to_numpy(np.float64)
+            near = np.flatnonzero((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max())
+                                  & (xy[:, 1] >= ys.min()) & (xy[:, 1] <= ys.max()))
+            rows = near[points_in_polygon(xy[near], xs, ys)]
+            start = offsets[partition_info["number"]] if partition_info else 0
+            return part.iloc[rows].assign(row=rows + start)
+
+        meta = self.frame._meta.assign(row=np.zeros(0, np.int64))
+        found = self.frame.map_partitions(inside, meta=meta).compute()
+        return found["row"].to_numpy(np.int64), found[["x", "y"]].to_numpy(np.float64)
+
+    def __repr__(self) -> str:
+        return f"LazyPlot({str(self.path)!r}, {self.frame.npartitions} partitions)"
+
+
+def _nearest_labels(part, sample_xy: np.ndarray, labels: np.ndarray):
+    """One partition with a label column: each finite point takes its nearest sample point's label."""
+    from scipy.spatial import cKDTree
+
+    xy = part[["x", "y"]].to_numpy(np.float64)
+    finite = np.isfinite(xy).all(axis=1)
+    out = np.full(len(xy), -1, np.int32)
+    if finite.any():
+        out[finite] = labels[cKDTree(sample_xy).query(xy[finite], workers=1)[1]]
+    return part.assign(label=out)

@@ -81,7 +81,9 @@ def serve_panel(script: Path, log: Path, env: dict):
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """Serve app/main.py with `panel serve` on a free port for the whole session."""
-    env = {**os.environ, "VISCLUST_DATA_DIR": str(tmp_path_factory.mktemp("visclust-data"))}
+    # Parquet paths in URLs (parquet:<path>) may point into this session's temporary folders.
+    env = {**os.environ, "VISCLUST_DATA_DIR": str(tmp_path_factory.mktemp("visclust-data")),
+           "VISCLUST_DATA_ROOTS": str(tmp_path_factory.getbasetemp())}
     with serve_panel(ROOT / "app" / "main.py", tmp_path_factory.mktemp("server") / "panel.log", env) as url:
         yield url
 

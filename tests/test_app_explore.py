@@ -164,3 +164,21 @@ def test_screenshot_explore(page, app_url, screenshot_dir):
     page.get_by_text("Ambiguity:").wait_for(timeout=TIMEOUT)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(screenshot_dir / "explore.png"))
+
+
+def test_dask_backed_parquet_opens_rerenders_on_zoom_and_colours(page, app_url, errors, tmp_path_factory):
+    from data.large import gaussian_mixture, write_points
+
+    plot = gaussian_mixture(300_000, k=5, seed=2)
+    path = write_points(plot.xy, tmp_path_factory.mktemp("served") / "points", partitions=4)
+    open_app(page, f"{app_url}?dataset=parquet:{path}")
+    page.get_by_text("300,000 points").wait_for(timeout=TIMEOUT)
+    page.get_by_text("read through Dask", exact=False).wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1500)
+    before = plot_image(page)
+    box = page.locator(".vc-main-plot canvas").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -480)
+    wait_for_new_image(page, before)
+    colour_by(page, "k-means")
+    assert errors == []

@@ -124,7 +124,9 @@ def _figure(app: AppState, st: ExploreState, show_clams: bool, on_box, on_lasso,
         plural = "" if lab.n_clusters == 1 else "s"
         name = METHOD_NAMES.get(lab.method, lab.method)
         title += f" · {name} ({lab.runtime:.2f} s, {lab.n_clusters} cluster{plural})"
-    if lab is not None and app.color_by == "agreement" and lab.values is not None:
+    if app.lazy is not None:
+        element = _lazy_figure(app, st, title)
+    elif lab is not None and app.color_by == "agreement" and lab.values is not None:
         element = plots.scatter(plot.xy, values=lab.values, title=title, tools=TOOLS)
     elif lab is not None:
         element = plots.scatter(plot.xy, labels=lab.labels, title=title, tools=TOOLS)
@@ -135,6 +137,23 @@ def _figure(app: AppState, st: ExploreState, show_clams: bool, on_box, on_lasso,
     if show_clams and st.clams is not None:
         element = element * plots.clams_overlay(st.clams)
     return element * hv.DynamicMap(_outline, streams=[outline])
+
+
+def _lazy_figure(app: AppState, st: ExploreState, title: str):
+    """A Dask-backed plot: every view aggregates all its points; colours once every point is labelled."""
+    lazy, lab = app.lazy, st.labeling
+    if st.labelled is not None and lab is not None:
+        table = plots.labelled_frame(st.labelled, lab.n_clusters)
+        return plots.scatter_lazy(table, lazy.extent, lab.labels, title=title, tools=TOOLS)
+    return plots.scatter_lazy(lazy.frame, lazy.extent, title=title, tools=TOOLS)
+
+
+def sample_note(app: AppState) -> str:
+    """What a Dask-backed plot's methods and CLAMS run on, for the page ('' for an in-memory plot)."""
+    if app.lazy is None:
+        return ""
+    return (f" · read through Dask; methods and CLAMS run on a seeded subsample of {len(app.plot):,} points, "
+            "their labels carried to every point by nearest neighbour")
 
 
 def _outline(data):
@@ -193,8 +212,8 @@ def explore_view(app: AppState, st: ExploreState | None = None, sources: bool = 
         pane.object = _figure(app, st, show_clams.value, on_box, on_lasso, outline)
 
     def recount(*_):
-        n = 0 if app.plot is None else len(app.plot)
-        text = f"**{n:,} points**"
+        n = 0 if app.plot is None else len(app.lazy if app.lazy is not None else app.plot)
+        text = f"**{n:,} points**{sample_note(app)}"
         if st.polygon is not None:
             text += f" · <span class='vc-selected'>{len(st.selection):,}</span> selected"
         count.object = text
@@ -242,7 +261,7 @@ def explore_view(app: AppState, st: ExploreState | None = None, sources: bool = 
             app._load_job.cancel()
 
     app.param.watch(on_plot, "plot")
-    st.param.watch(redraw, ["labeling", "clams"])
+    st.param.watch(redraw, ["labeling", "labelled", "clams"])
     app.param.watch(redraw, "plot")
     show_clams.param.watch(redraw, "value")
     app.param.watch(recount, "plot")
