@@ -1,8 +1,11 @@
-"""A Parquet point set far larger than one partition, rendered through Dask (`visclust render`).
+"""A Parquet point set far larger than one partition, rendered through Dask (`visclust render`) and
+explored in the served app as a Dask-backed plot (``?dataset=parquet:<folder>``).
 
 Rows: peak memory of the whole process tree (client, scheduler, workers) against the points'
-float64 size, and the render time against reading the same Parquet into pandas.
-Full: 100M points; quick: 10M.
+float64 size; the render time against reading the same Parquet into pandas; Explore's zoom
+re-render (wheel event to painted image, in Chromium) against the Dask aggregation that
+`visclust render` does, of a view the same size; the server's peak memory against the points'
+size. Full: 100M points; quick: 10M.
 """
 from __future__ import annotations
 
@@ -13,12 +16,16 @@ import threading
 import time
 from pathlib import Path
 
+import os
+import statistics
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.common import CHROMIUM, CHROMIUM_ARGS, free_port, row, wait_for_http
+from data.large import aggregate, dask_client, mixture_chunks, open_points
 
-from bench.common import row
-from data.large import mixture_chunks
+ROOT = Path(__file__).resolve().parents[1]
 
 PART = 5_000_000
 
@@ -68,13 +75,64 @@ def run(quick: bool = False) -> list[dict]:
                                           "-o", str(Path(tmp) / "points.png")])
         read_s, read_peak = peak_tree_rss_mb([sys.executable, "-c",
                                               f"import pandas as pd; pd.read_parquet({str(folder)!r})"])
+        explore = explore_rows(folder, n, repeats=3)
     size_mb = n * 2 * 8 / 2**20
     label = f"{n // 1_000_000}M points"
-    return [row(f"render {label} from Parquet through Dask (s)", seconds, f"pandas.read_parquet of the {label}",
+    return explore + [row(f"render {label} from Parquet through Dask (s)", seconds, f"pandas.read_parquet of the {label}",
                 read_s, note="2 local worker threads, 800x800"),
             row(f"peak RSS rendering {label}, all processes (MB, not s)", peak, "the points' float64 size (MB)",
                 size_mb, "well below the data size", peak < size_mb,
                 note=f"pandas.read_parquet peaked at {read_peak:.0f} MB")]
+
+
+def view_aggregation(folder: Path, size: int = 560, repeats: int = 3) -> float:
+    """What `visclust render` does for one view, without its start-up and PNG: the Dask aggregation
+    of every partition (best of ``repeats``, local cluster of threads as the server's)."""
+    frame = open_points(folder)
+    with dask_client(processes=False):
+        aggregate(frame, size, size)  # extent and numba compilation out of the timing
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            aggregate(frame, size, size, (-10.0, 10.0), (-10.0, 10.0))
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def explore_rows(folder: Path, n: int, repeats: int = 3) -> list[dict]:
+    """Explore on the Dask-backed plot: first paint, zoom re-renders and the server's peak memory."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.bench_render import first_paint, rss_mb, zoom_rerender
+
+    label, text = f"{n // 1_000_000}M points", f"{n:,} points"
+    baseline = view_aggregation(folder)
+    port = free_port()
+    env = {**os.environ, "VISCLUST_DATA_ROOTS": str(folder.parent)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
+         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/main"
+    try:
+        wait_for_http(url, server)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            paint = first_paint(browser, f"{url}?dataset=parquet:{folder}", text)
+            zoom = statistics.median(zoom_rerender(browser, f"{url}?dataset=parquet:{folder}", text, repeats))
+            browser.close()
+        peak = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    size_mb = n * 2 * 8 / 1e6
+    return [row(f"Explore zoom re-render, {label} Dask-backed (median of {repeats})", zoom,
+                "Dask aggregation of one view, as `visclust render` (best of 3)", baseline, "ratio <= 2",
+                zoom / baseline <= 2),
+            row(f"Explore first paint, {label} Dask-backed (counts rows, extent, 100k sample, first view)",
+                paint, "Dask aggregation of one view", baseline, note="four passes over the partitions"),
+            row(f"server peak RSS exploring {label} Dask-backed (MB, not s)", peak, "the points' float64 size (MB)",
+                size_mb, "well below the data size", peak < size_mb, note="memory, not time")]
 
 
 if __name__ == "__main__":

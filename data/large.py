@@ -19,6 +19,9 @@ from .scatterplot import InvalidScatterplot, Scatterplot
 
 SCHEDULER_ENV = "VISCLUST_DASK_SCHEDULER"
 CHUNK = 1_000_000
+# No dashboard, and the scheduler's HTTP routes on a free port: the default, 8787, warns whenever a
+# second cluster starts on the machine.
+QUIET = {"dashboard_address": ":0", "scheduler_kwargs": {"dashboard": False}}
 
 
 def mixture_chunks(n: int, k: int = 5, separation: float = 4.0, density_range: float = 2.0, seed: int = 0,
@@ -76,7 +79,7 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None, proc
             client.close()
         return
     cluster = LocalCluster(n_workers=n_workers or min(2, os.cpu_count() or 1), threads_per_worker=1,
-                           processes=processes, dashboard_address=None)
+                           processes=processes, **QUIET)
     client = Client(cluster)
     try:
         yield client
@@ -102,7 +105,7 @@ def shared_client():
                 _SHARED.append(Client(address))
             else:
                 cluster = LocalCluster(n_workers=1, threads_per_worker=os.cpu_count() or 1, processes=False,
-                                       dashboard_address=None)
+                                       **QUIET)
                 _SHARED.append(Client(cluster))
         return _SHARED[0]
 
@@ -191,11 +194,35 @@ class LazyPlot:
         self._extent = None
         self._subsample: Scatterplot | None = None
 
+    def _scan(self, n: int, seed: int) -> Scatterplot:
+        """One pass over the partitions: rows per partition, the finite extent and a seeded sample.
+
+        The sample is exactly min(n, finite points) points, uniform over the whole plot: each
+        point gets a random key (seeded per partition) and the n smallest keys of all win.
+        """
+        import dask
+
+        scans = dask.compute(*[dask.delayed(_scan_partition)(part, n, seed, i)
+                               for i, part in enumerate(self.frame.to_delayed())])
+        self._sizes = np.array([scan[0] for scan in scans], np.int64)
+        bounds = np.array([scan[1] for scan in scans], np.float64)
+        if not np.isfinite(bounds).all(axis=1).any():
+            raise InvalidScatterplot("the file holds no point with finite coordinates")
+        with np.errstate(invalid="ignore"):
+            lo, hi = np.nanmin(bounds[:, :2], axis=0), np.nanmax(bounds[:, 2:], axis=0)
+        self._extent = ((float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])))
+        keys = np.concatenate([scan[2] for scan in scans])
+        xy = np.concatenate([scan[3] for scan in scans])[np.argsort(keys, kind="stable")[:n]]
+        if len(xy) < 3:
+            raise InvalidScatterplot("the file holds fewer than 3 points with finite coordinates")
+        return Scatterplot(xy, name=f"{self.name} (sample)", meta={
+            "sample_of": str(self.path), "sample_seed": seed, "total_points": len(self)})
+
     @property
     def sizes(self) -> np.ndarray:
-        """Rows per partition (one pass, then kept): row i of the plot is row i of the partitions in order."""
+        """Rows per partition: row i of the plot is row i of the partitions in order."""
         if self._sizes is None:
-            self._sizes = np.asarray(self.frame.map_partitions(len).compute(), dtype=np.int64)
+            self.subsample  # the same pass
         return self._sizes
 
     def __len__(self) -> int:
@@ -203,27 +230,22 @@ class LazyPlot:
 
     @property
     def extent(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(x_range, y_range) of the finite points."""
         if self._extent is None:
-            self._extent = extent(self.frame)
+            self.subsample
         return self._extent
 
     @property
     def subsample(self) -> Scatterplot:
-        """The seeded subsample (SAMPLE points, seed 0) that methods and CLAMS run on; made once."""
+        """The seeded subsample (SAMPLE points, seed 0) that methods and CLAMS run on; made once,
+        in the pass that also counts the rows and finds the extent."""
         if self._subsample is None:
-            self._subsample = self.sample()
+            self._subsample = self._scan(SAMPLE, 0)
         return self._subsample
 
     def sample(self, n: int = SAMPLE, seed: int = 0) -> Scatterplot:
-        """A seeded subsample of about n points (all of them when there are fewer), as a Scatterplot."""
-        frac = min(1.0, n / max(len(self), 1))
-        part = self.frame if frac >= 1 else self.frame.sample(frac=frac, random_state=seed)
-        xy = part.compute()[["x", "y"]].to_numpy(np.float64)
-        xy = xy[np.isfinite(xy).all(axis=1)]
-        if len(xy) < 3:
-            raise InvalidScatterplot("the file holds fewer than 3 points with finite coordinates")
-        return Scatterplot(xy, name=f"{self.name} (sample)", meta={
-            "sample_of": str(self.path), "sample_seed": seed, "total_points": len(self)})
+        """A seeded uniform sample of n points (all finite ones when there are fewer), as a Scatterplot."""
+        return self._scan(int(n), seed)
 
     def propagate(self, sample_xy: np.ndarray, labels: np.ndarray, out) -> Path:
         """Write every point with the label of its nearest sample point (-1 for non-finite points).
@@ -263,6 +285,18 @@ class LazyPlot:
 
     def __repr__(self) -> str:
         return f"LazyPlot({str(self.path)!r}, {self.frame.npartitions} partitions)"
+
+
+def _scan_partition(part, n: int, seed: int, number: int):
+    """(rows, (xmin, ymin, xmax, ymax) of the finite points, keys and points of its n lowest-keyed)."""
+    xy = part[["x", "y"]].to_numpy(np.float64)
+    finite = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    keys = np.random.default_rng([seed, number]).random(len(finite))
+    if len(finite) == 0:
+        return len(xy), (np.nan,) * 4, keys, np.empty((0, 2))
+    low = np.argpartition(keys, n)[:n] if len(keys) > n else np.arange(len(keys))
+    kept = xy[finite]
+    return len(xy), (*kept.min(axis=0), *kept.max(axis=0)), keys[low], kept[low]
 
 
 def _nearest_labels(part, sample_xy: np.ndarray, labels: np.ndarray):

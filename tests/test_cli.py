@@ -120,3 +120,16 @@ def test_cluster_keeps_one_row_per_input_row(tmp_path, suffix):
     labels = table["kmeans"].to_numpy(float)
     assert len(set(labels[:20][kept[:20]])) == 1 and len(set(labels[20:][kept[20:]])) == 1  # each blob one cluster
     assert labels[0] != labels[39]
+
+
+def test_cluster_a_parquet_folder_of_any_size_through_dask(tmp_path):
+    from data.large import gaussian_mixture, write_points
+
+    plot = gaussian_mixture(60_000, k=3, separation=8.0, seed=4)
+    folder = write_points(plot.xy, tmp_path / "points", partitions=3)
+    out = visclust("cluster", folder, "--dask", "--method", "kmeans", "--sample", "5000", "-o", tmp_path / "lab")
+    assert out.returncode == 0, out.stderr
+    assert "subsample of 5,000 of 60,000 points" in out.stdout
+    written = pd.read_parquet(tmp_path / "lab")
+    assert len(written) == 60_000 and written.label.nunique() == 3
+    assert visclust("cluster", folder, "--dask").stderr.strip().endswith("name it with -o")

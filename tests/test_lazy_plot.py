@@ -44,7 +44,7 @@ def test_colour_by_labels_every_point_of_every_partition(parquet, tmp_path):
     xy, path = parquet
     lazy = LazyPlot(path)
     sample = lazy.sample(5_000, seed=1)
-    assert 4_000 < len(sample) < 6_000 and sample.meta["total_points"] == N
+    assert len(sample) == 5_000 and sample.meta["total_points"] == N
     np.testing.assert_array_equal(sample.xy, lazy.sample(5_000, seed=1).xy)  # seeded
     labels = np.arange(len(sample)) % 7  # any labeling: each point must take its nearest sample point's
     out = lazy.propagate(sample.xy, labels, tmp_path / "labelled")
@@ -58,6 +58,18 @@ def test_colour_by_labels_every_point_of_every_partition(parquet, tmp_path):
     eager = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "cluster": plots.category_column(written.label, 7)})
     by = ds.by("cluster", ds.count())
     np.testing.assert_array_equal(counts(table, *lazy.extent, by), counts(eager, *lazy.extent, by))
+
+
+def test_rows_without_finite_coordinates_keep_their_place_with_label_minus_one(tmp_path):
+    xy = np.random.default_rng(0).normal(size=(3_000, 2))
+    xy[[5, 1_700, 2_999]] = [np.nan, 1.0], [np.inf, 0.0], [0.0, np.nan]
+    lazy = LazyPlot(write_points(xy, tmp_path / "points", partitions=3))
+    assert len(lazy) == 3_000 and np.isfinite(lazy.extent).all()
+    sample = lazy.sample(10_000)
+    assert len(sample) == 2_997  # every finite point, once
+    written = pd.read_parquet(lazy.propagate(sample.xy, np.zeros(len(sample), int), tmp_path / "labelled"))
+    assert len(written) == 3_000
+    np.testing.assert_array_equal(np.flatnonzero(written.label < 0), [5, 1_700, 2_999])
 
 
 def test_lasso_on_a_dask_backed_plot_selects_exactly_the_points_inside(parquet):

@@ -35,6 +35,10 @@ def register(sub):
     p.add_argument("-o", "--output", help="labels file (.csv or .parquet); with --many a folder")
     p.add_argument("--many", action="store_true", help="cluster every plot file in the INPUT folder in "
                    "parallel on a Dask cluster; prints a table (and writes labels and summary.csv to -o)")
+    p.add_argument("--dask", action="store_true", help="INPUT is a Parquet file or folder of any size: "
+                   "cluster a seeded subsample (--sample points), give every point its nearest sample "
+                   "point's label, partition by partition, and write a Parquet folder (x, y, label) to -o")
+    p.add_argument("--sample", type=int, default=100_000, help="subsample size with --dask (default 100000)")
     p.add_argument("--scheduler", help="Dask scheduler address (default: $VISCLUST_DASK_SCHEDULER or a "
                    "local cluster)")
     p.set_defaults(run=_cluster)
@@ -99,6 +103,8 @@ def _cluster(args):
     params = parse_params(args.param)
     if args.many:
         return _cluster_many(args, params)
+    if args.dask:
+        return _cluster_lazy(args, method, params)
     plot = data.load(args.input, x=args.x, y=args.y)
     model = method.make(random_state=args.seed, **params).fit(plot.xy)
     note = f" (clustered a subsample of {model.subsample_size_} points, others by nearest neighbour)" \
@@ -115,6 +121,21 @@ def _cluster(args):
         print(f"{summary}; labels written to {args.output}")
     else:
         print(summary)
+
+
+def _cluster_lazy(args, method, params):
+    from data.large import LazyPlot, dask_client
+
+    if not args.output:
+        raise UserError("--dask writes a labelled Parquet folder: name it with -o")
+    with dask_client(args.scheduler, processes=False):
+        lazy = LazyPlot(args.input, args.x or "x", args.y or "y")
+        sample = lazy.sample(args.sample, seed=args.seed)
+        model = method.make(random_state=args.seed, **params).fit(sample.xy)
+        lazy.propagate(sample.xy, model.labels_, args.output)
+    print(f"{args.method}: {model.n_clusters_} clusters on a seeded subsample of {len(sample):,} of "
+          f"{len(lazy):,} points ({model.runtime_:.2f} s); every point labelled by its nearest sample point "
+          f"in {args.output}")
 
 
 def cluster_file(path, method, params, seed, out_dir=None) -> dict:
