@@ -295,7 +295,7 @@ def _scan_partition(part, n: int, seed: int, number: int):
     if len(finite) == 0:
         return len(xy), (np.nan,) * 4, keys, np.empty((0, 2))
     low = np.argpartition(keys, n)[:n] if len(keys) > n else np.arange(len(keys))
-    kept = xy[finite]
+    kept = xy if len(finite) == len(xy) else xy[finite]  # no copy of a partition without NaNs
     return len(xy), (*kept.min(axis=0), *kept.max(axis=0)), keys[low], kept[low]
 
 
