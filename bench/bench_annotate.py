@@ -11,34 +11,16 @@ submission is checked to be stored exactly once (the note says how many were los
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import psutil
 
 from bench.annotate_client import run_annotators
 from bench.bench_store import _databases
-from bench.common import free_port, row, wait_for_http
+from bench.common import row, serve_app
 from data.store import AnnotationStore
 
-ROOT = Path(__file__).resolve().parents[1]
 POINTS = 1000
-
-
-def serve(db_url: str):
-    """`panel serve app/main.py` on a free port with the given store; (process, page URL)."""
-    port = free_port()
-    env = {**os.environ, "VISCLUST_DB_URL": db_url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/main"
-    wait_for_http(url, server)
-    return server, url
 
 
 def measure(db_url: str, annotators: int, submissions: int, seed: int = 0) -> dict:
@@ -47,7 +29,7 @@ def measure(db_url: str, annotators: int, submissions: int, seed: int = 0) -> di
     with AnnotationStore(db_url) as store:
         info = store.create_study("load", [rng.normal(size=(POINTS, 2)) for _ in range(submissions)])
         tokens = [store.add_annotator(info) for _ in range(annotators)]
-    server, url = serve(db_url)
+    server, url = serve_app({"VISCLUST_DB_URL": db_url})
     try:
         before = psutil.Process(server.pid).cpu_times()
         times, wall = run_annotators(url, info.id, tokens, submissions)

@@ -16,16 +16,14 @@ import threading
 import time
 from pathlib import Path
 
-import os
 import statistics
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, free_port, row, wait_for_http
+from bench.common import CHROMIUM, CHROMIUM_ARGS, row, serve_app
 from data.large import aggregate, dask_client, mixture_chunks, open_points
 
-ROOT = Path(__file__).resolve().parents[1]
 
 PART = 5_000_000
 
@@ -107,15 +105,8 @@ def explore_rows(folder: Path, n: int, repeats: int = 3) -> list[dict]:
 
     label, text = f"{n // 1_000_000}M points", f"{n:,} points"
     baseline = view_aggregation(folder)
-    port = free_port()
-    env = {**os.environ, "VISCLUST_DATA_ROOTS": str(folder.parent)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/main"
+    server, url = serve_app({"VISCLUST_DATA_ROOTS": str(folder.parent)})
     try:
-        wait_for_http(url, server)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             first_paint(browser, url, "1,200 points")

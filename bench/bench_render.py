@@ -16,17 +16,14 @@ Run: .venv/bin/python -m bench.bench_render [--quick]   (needs /usr/bin/chromium
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import datashader as ds
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-from bench.common import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_http
+from bench.common import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 BIG_FRAME = 100_000  # bytes: a websocket message this large carries a new image
 PLOT = ".vc-main-plot"
@@ -144,14 +141,8 @@ def run(quick: bool = False) -> list[dict]:
     rows = [row("datashader aggregation, 10M points", agg["datashader_s"], "numpy.histogram2d, 10M points",
                 agg["histogram2d_s"], "ratio <= 2", agg["datashader_s"] / agg["histogram2d_s"] <= 2)]
     view_s, view_labels_s = view_aggregation(), view_aggregation(labels=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "app" / "main.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/main"
+    server, url = serve_app()
     try:
-        wait_for_http(url, server)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             first_paint(browser, url, "1,200 points")

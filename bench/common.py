@@ -73,3 +73,26 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 120.0):
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def serve_app(env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`panel serve app/main.py` on a free localhost port, as a user starts it; (process, page URL).
+
+    ``env``: variables added to this process's environment (a store URL, data roots).
+    """
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "panel", "serve", str(root / "app" / "main.py"), "--port", str(port),
+         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
+        cwd=root, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/main"
+    try:
+        wait_for_http(url, server)
+    except BaseException:
+        server.terminate()
+        raise
+    return server, url
