@@ -6,7 +6,7 @@ import pandas as pd
 import param
 
 from data import Scatterplot
-from data.render import points_in_polygon
+from data.render import polygon_selection
 from models import PERCEPTUAL
 from perception.compare import Labeling
 
@@ -15,15 +15,6 @@ from .options import METHOD_NAMES
 from .state import AppState
 
 NO_SELECTION = np.empty(0, dtype=np.int64)
-
-
-def polygon_selection(xy: np.ndarray, xs, ys) -> np.ndarray:
-    """Sorted indices of the points inside a polygon; points outside its bounding box are ruled
-    out first, so a small lasso on a large plot tests few points."""
-    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-    near = np.flatnonzero((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max())
-                          & (xy[:, 1] >= ys.min()) & (xy[:, 1] <= ys.max()))
-    return near[points_in_polygon(xy[near], xs, ys)].astype(np.int64)
 
 
 def select(app: AppState, xs, ys) -> tuple[np.ndarray, np.ndarray]:

@@ -266,16 +266,13 @@ class LazyPlot:
 
     def select_polygon(self, xs, ys) -> tuple[np.ndarray, np.ndarray]:
         """(row indices, coordinates) of the points inside the polygon, exactly, partition by partition."""
-        from .render import points_in_polygon
+        from .render import polygon_selection
 
         xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
         offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
 
         def inside(part, partition_info=None):
-            xy = part[["x", "y"]].to_numpy(np.float64)
-            near = np.flatnonzero((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max())
-                                  & (xy[:, 1] >= ys.min()) & (xy[:, 1] <= ys.max()))
-            rows = near[points_in_polygon(xy[near], xs, ys)]
+            rows = polygon_selection(part[["x", "y"]].to_numpy(np.float64), xs, ys)
             start = offsets[partition_info["number"]] if partition_info else 0
             return part.iloc[rows].assign(row=rows + start)
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from PIL import Image, ImageDraw
 
-__all__ = ["RenderSettings", "PALETTE", "render_png", "points_in_polygon", "label_colors"]
+__all__ = ["RenderSettings", "PALETTE", "render_png", "points_in_polygon", "polygon_selection", "label_colors"]
 
 # Bokeh's Category10: cluster k gets PALETTE[k % 10] on the page and in replays.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -128,6 +128,15 @@ def points_in_polygon(xy: np.ndarray, px, py) -> np.ndarray:
             at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
         inside ^= crosses & (x < at)
     return inside
+
+
+def polygon_selection(xy: np.ndarray, xs, ys) -> np.ndarray:
+    """Sorted indices of the points inside a polygon; points outside its bounding box are ruled
+    out first, so a small lasso on a large plot tests few points."""
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    near = np.flatnonzero((xy[:, 0] >= xs.min()) & (xy[:, 0] <= xs.max())
+                          & (xy[:, 1] >= ys.min()) & (xy[:, 1] <= ys.max()))
+    return near[points_in_polygon(xy[near], xs, ys)].astype(np.int64)
 
 
 @njit(cache=True)
