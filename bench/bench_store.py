@@ -30,35 +30,41 @@ def measure(url: str, annotators: int, plots: int, points: int, two_statements: 
     with AnnotationStore(url) as store:
         if two_statements:
             store._submit_one = None
-        info = store.create_study("bench", [rng.normal(size=(points, 2)) for _ in range(plots)])
+        # One plot more than timed: every annotator's first submission is a warm-up round, run
+        # concurrently so that each pooled connection serves one. A running server's connections
+        # are open and warm (catalog caches loaded, statement prepared: 60-100 ms for the first
+        # submission on each of 20 fresh PostgreSQL backends sharing 2 cores); that start-up is
+        # reported apart, as ``cold_p99_ms``.
+        info = store.create_study("bench", [rng.normal(size=(points, 2)) for _ in range(plots + 1)])
         plot_ids = [p.plot_id for p in store.plots(info)]
         people = [store.annotator_for_token(info, store.add_annotator(info)) for _ in range(annotators)]
-        latencies = [[] for _ in people]
-        # Warm-up, untimed: a running server holds its pooled connections; opening 20 of them
-        # (connect + type loading) is start-up cost, not submit latency.
-        warm = [store.engine.connect() for _ in range(min(annotators, store.engine.pool.size()))]
-        for conn in warm:
-            conn.close()
+        latencies, spans = [[] for _ in people], [[0.0, 0.0] for _ in people]
         barrier = threading.Barrier(annotators)
 
         def work(a: int):
             labels = np.random.default_rng(a).integers(-1, 5, size=points)
-            barrier.wait()
             for p, plot_id in enumerate(plot_ids):
+                if p < 2:
+                    barrier.wait()  # the warm-up round and the timed ones start together
                 t = time.perf_counter()
                 store.submit(info, plot_id, people[a], labels, key=f"{a}-{p}", seconds=1.0)
                 latencies[a].append(time.perf_counter() - t)
+                if p == 1:
+                    spans[a][0] = t
+            spans[a][1] = time.perf_counter()
 
         threads = [threading.Thread(target=work, args=(a,)) for a in range(annotators)]
-        start = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        wall = time.perf_counter() - start
-        assert len(store.annotations(info)) == annotators * plots
+        assert len(store.annotations(info)) == annotators * (plots + 1)
+    wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    cold = np.array([times[0] for times in latencies]) * 1000
+    latencies = [times[1:] for times in latencies]
     ms = np.concatenate(latencies) * 1000
-    return {"p50_ms": np.percentile(ms, 50), "p99_ms": np.percentile(ms, 99), "per_s": len(ms) / wall, "n": len(ms)}
+    return {"p50_ms": np.percentile(ms, 50), "p99_ms": np.percentile(ms, 99), "per_s": len(ms) / wall, "n": len(ms),
+            "cold_p99_ms": np.percentile(cold, 99)}
 
 
 TARGET_S = 0.050
@@ -83,7 +89,8 @@ def run(quick: bool = False) -> list[dict]:
         rows.append(row(f"store submit p99, {annotators} concurrent annotators, {name}", p99,
                         "one annotator alone (p99)", float(alone["p99_ms"]) / 1000, target="p99 < 50 ms",
                         passed=p99 < TARGET_S, note=f"p50 {r['p50_ms']:.1f} ms, {r['per_s']:.0f} submits/s, "
-                                                    f"{r['n']} submits of {points} labels"))
+                                                    f"{r['n']} submits of {points} labels after a warm-up round "
+                                                    f"(its p99 {r['cold_p99_ms']:.0f} ms)"))
         if name == "PostgreSQL":
             two = measure(url("two"), annotators, plots, points, two_statements=True)
             rows.append(row(f"store submit p99, {annotators} concurrent annotators, PostgreSQL, one statement", p99,
@@ -105,7 +112,7 @@ def main():
     results = {name: measure(url("bench"), *sizes) for name, url in _databases()}
     for name, r in results.items():
         print(f"{name:14s} submits={r['n']}  p50={r['p50_ms']:.1f} ms  p99={r['p99_ms']:.1f} ms  "
-              f"throughput={r['per_s']:.0f}/s")
+              f"throughput={r['per_s']:.0f}/s  (warm-up round p99={r['cold_p99_ms']:.0f} ms)")
 
 
 if __name__ == "__main__":

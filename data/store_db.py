@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import bindparam, create_engine, event, func, select, text
+from sqlalchemy import bindparam, create_engine, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,8 +46,9 @@ def submit_statements(dialect: str):
     """The statements of a submission, built once (building them costs more than running them).
 
     (check, insert, one): ``check`` validates study, annotator and plot at once and ``insert``
-    writes; ``one`` (PostgreSQL only, else None) does both in one round trip, with the server
-    filling the assignment's start time and variant, the variant's render settings and the time.
+    writes; ``one`` (PostgreSQL only, else None; SQL for psycopg) does both in one round trip,
+    with the server filling the assignment's start time and variant, the variant's render
+    settings and the time.
     """
     plot, who = bindparam("plot"), bindparam("who")
     check = (select(Annotator.name, Plot.n_points, Assignment.created_at, Assignment.variant, StudyPlot.render)
@@ -64,20 +65,22 @@ def submit_statements(dialect: str):
         return check, insert.on_conflict_do_nothing().returning(table.c.id), None
     # INSERT ... SELECT: no row when study, annotator, plot or label count do not match, and none
     # on a repeat (ON CONFLICT); the caller then takes the two-statement path to say which.
-    one = text("""
+    # Run on the pooled psycopg connection itself (see Submissions._submit_pg), hence psycopg's
+    # parameter style.
+    one = """
         INSERT INTO annotations (study_id, plot_id, annotator_id, key, labels, seconds, started_at, created_at,
                                  app_version, variant, render, viewport, lassos)
-        SELECT an.study_id, sp.plot_id, an.id, :key, :labels, :seconds, asg.created_at, now(),
-               :app_version, coalesce(asg.variant, 0), (sp.render::json -> coalesce(asg.variant, 0))::text,
-               :viewport, :lassos
+        SELECT an.study_id, sp.plot_id, an.id, %(key)s, %(labels)s, %(seconds)s, asg.created_at, now(),
+               %(app_version)s, coalesce(asg.variant, 0), (sp.render::json -> coalesce(asg.variant, 0))::text,
+               %(viewport)s, %(lassos)s
         FROM annotators an
-        JOIN study_plots sp ON sp.study_id = an.study_id AND sp.plot_id = :plot
+        JOIN study_plots sp ON sp.study_id = an.study_id AND sp.plot_id = %(plot)s
         JOIN plots p ON p.id = sp.plot_id
         LEFT JOIN assignments asg ON asg.annotator_id = an.id AND asg.plot_id = sp.plot_id
-        WHERE an.id = :who AND an.study_id = :study AND p.n_points = :n
+        WHERE an.id = %(who)s AND an.study_id = %(study)s AND p.n_points = %(n)s
         ON CONFLICT DO NOTHING
-        RETURNING id, (SELECT name FROM annotators WHERE id = :who), started_at, created_at, variant, render
-    """)
+        RETURNING id, (SELECT name FROM annotators WHERE id = %(who)s), started_at, created_at, variant, render
+    """
     return check, insert.on_conflict_do_nothing().returning(table.c.id), one
 
 

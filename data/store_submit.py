@@ -10,8 +10,8 @@ import json
 from contextlib import contextmanager
 
 import numpy as np
+import psycopg
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 
 from .render import RenderSettings
 from .store_db import APP_VERSION
@@ -35,6 +35,31 @@ class Submissions:
             with self._autocommit() as session:
                 yield session
 
+    def _submit_pg(self, params: dict):
+        """The one-statement submission (PostgreSQL) on a pooled psycopg connection in autocommit.
+
+        On the driver's connection rather than through a Session: SQLAlchemy's session and result
+        machinery cost 0.45 of the 0.65 ms of client CPU a submission took, which 20 annotators
+        queue for. Autocommit is switched back off before the connection returns to the pool,
+        where sessions expect transactions. A connection the server dropped is discarded and the
+        submission retried once (its key makes the retry idempotent).
+        """
+        for attempt in (1, 2):
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                driver.autocommit = True
+                try:
+                    return driver.execute(self._submit_one, params, prepare=True).fetchone()
+                finally:
+                    driver.autocommit = False
+            except psycopg.OperationalError:
+                raw.invalidate()
+                if attempt == 2:
+                    raise
+            finally:
+                raw.close()
+
     def submit(self, study, plot_id: int, annotator, labels, key: str | None = None,
                seconds: float | None = None, viewport: dict | None = None,
                lassos: list | None = None) -> AnnotationRecord:
@@ -51,17 +76,9 @@ class Submissions:
         viewport_json, lassos_json = _viewport(viewport), _lassos(lassos)
         study_id, plot_id, annotator_id = _id(study), _id(plot_id), _id(annotator)
         if self._submit_one is not None:
-            for attempt in (1, 2):
-                try:
-                    with self._submit_tx() as s:
-                        found = s.execute(self._submit_one, dict(
-                            study=study_id, plot=plot_id, who=annotator_id, n=len(arr), key=key,
-                            labels=arr.astype("<i4").tobytes(), seconds=seconds, app_version=APP_VERSION,
-                            viewport=viewport_json, lassos=lassos_json)).first()
-                    break
-                except DBAPIError as exc:  # a pooled connection the server dropped: retry once
-                    if attempt == 2 or not exc.connection_invalidated:
-                        raise
+            found = self._submit_pg(dict(study=study_id, plot=plot_id, who=annotator_id, n=len(arr), key=key,
+                                         labels=arr.astype("<i4").tobytes(), seconds=seconds,
+                                         app_version=APP_VERSION, viewport=viewport_json, lassos=lassos_json))
             if found is not None:
                 new_id, name, started, now, variant, render = found
                 return AnnotationRecord(new_id, study_id, plot_id, annotator_id, name, key, arr.astype(np.int64),

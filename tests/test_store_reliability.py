@@ -39,8 +39,8 @@ def expected(a: int, p: int) -> np.ndarray:
 def _inject_faults(store: AnnotationStore, plan: threading.local):
     """Abort the calling thread's requests at random points, as its ``plan.rng`` decides.
 
-    Before a statement: raise (the request dies) or first close the connection underneath
-    (a dropped socket / killed client). Before commit: raise (rolled back). The
+    Before a statement or at connection checkout: raise (the request dies) or first close the
+    connection underneath (a dropped socket / killed client). Before commit: raise (rolled back). The
     "response lost after commit" case is played by the client loop itself.
     """
     def maybe_abort(conn, where: str):
@@ -59,6 +59,18 @@ def _inject_faults(store: AnnotationStore, plan: threading.local):
     @event.listens_for(store.engine, "commit")
     def _commit(conn):
         maybe_abort(conn, "commit")
+
+    # PostgreSQL's one-statement submit runs on the pooled driver connection, past the
+    # statement events: its faults come at checkout.
+    @event.listens_for(store.engine, "checkout")
+    def _checkout(dbapi_conn, _record, _proxy):
+        rng = getattr(plan, "rng", None)
+        if rng is None or rng.random() > 0.04:
+            return
+        if rng.random() < 0.5:
+            dbapi_conn.close()
+            return
+        raise ClientAbort("checkout")
 
 
 def test_aborting_clients_lose_and_duplicate_nothing(url):
