@@ -120,4 +120,5 @@ class Explorer:
         return self.view._repr_mimebundle_(include, exclude)
 
     def __repr__(self) -> str:
-        return f"Explorer({len(self.lazy if self.lazy is not None else self.plot):,} points, color_by={self.color_by!r}, {len(self.selection):,} selected)"
+        n = len(self.lazy if self.lazy is not None else self.plot)
+        return f"Explorer({n:,} points, color_by={self.color_by!r}, {len(self.selection):,} selected)"

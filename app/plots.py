@@ -245,7 +245,8 @@ def labelled_frame(folder, n_clusters: int):
 
 def scatter_lazy(table, extent, legend_labels=None, *, title: str = "", size: int = SIZE,
                  tools=("box_select",), legend: bool = True):
-    """:func:`scatter` of a Dask frame (a LazyPlot's points or :func:`labelled_frame`): each view one aggregation over its partitions.
+    """:func:`scatter` of a Dask frame (a LazyPlot's points or :func:`labelled_frame`): each view
+    one aggregation over its partitions.
 
     ``extent``: the points' (x_range, y_range); ``legend_labels``: a sample's labels when the
     frame has a cluster column.

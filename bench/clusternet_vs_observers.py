@@ -20,7 +20,7 @@ from sklearn.metrics import adjusted_mutual_info_score as ami
 
 from data.generate import blobs, shapes
 from models import ClusterNet
-from perception.clusternet_eval import mean_ami
+from perception.devbench import mean_ami
 from perception.agreement import consensus
 from perception.observers import simulate_crowd
 

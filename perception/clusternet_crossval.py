@@ -6,7 +6,7 @@ The human-labelled plots (anything ``models.annotated.load_annotations`` reads) 
 shipped weights on the other folds' plots (holding out a fifth of those itself to pick the
 epoch, and to recalibrate the grouping when that fifth holds at least
 ``perception.clusternet_train.MIN_CALIBRATION_PLOTS`` plots), and the fine-tuned model labels the fold's
-plots. Every held-out plot is scored by ``perception.clusternet_eval.mean_ami`` against its
+plots. Every held-out plot is scored by ``perception.devbench.mean_ami`` against its
 annotators, and so are the shipped weights and the ``baselines`` (classical clusterers at
 their defaults) on the same plots, so the columns compare like with like.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .clusternet_eval import mean_ami
+from .devbench import mean_ami
 from .clusternet_train import train
 
 SHIPPED, FINETUNED = "clusternet", "clusternet-finetuned"

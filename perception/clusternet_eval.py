@@ -52,17 +52,6 @@ MEDIAN_GRID = {"bandwidth_median": (0.015, 0.025, 0.04), "threshold_median": (0.
                "min_share_median": (0.01, 0.03)}  # perception.observers.calibrate_observers' grid
 
 
-def mean_ami(labels: np.ndarray, crowd: np.ndarray) -> float:
-    """Mean over the labelings in ``crowd`` of the AMI with ``labels``, each on the points that
-    labeling put in a cluster (negative ids: unlabelled or not shown)."""
-    scores = []
-    for obs in crowd:
-        keep = obs >= 0
-        if keep.sum() > 1:
-            scores.append(adjusted_mutual_info_score(obs[keep], labels[keep]))
-    return float(np.mean(scores)) if scores else float("nan")
-
-
 class ObserverMajority:
     """Reference row: the majority (``perception.agreement.consensus``) of an independent
     simulated crowd (20 observers, seed ``OBSERVER_SEED``) scored like a method."""

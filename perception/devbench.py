@@ -207,6 +207,11 @@ def ami_noise_excluded(labels: np.ndarray, reference: np.ndarray) -> float:
     return float(adjusted_mutual_info_score(ref, lab))
 
 
+def mean_ami(labels: np.ndarray, raters: np.ndarray) -> float:
+    """Mean over the raters (m, n) of :func:`ami_noise_excluded` with ``labels``."""
+    return float(np.mean([ami_noise_excluded(labels, r) for r in raters]))
+
+
 def n_clusters(labels: np.ndarray) -> int:
     return len(np.unique(labels[labels >= 0]))
 

@@ -27,7 +27,7 @@ from sklearn.model_selection import ParameterGrid
 
 from data import InvalidParameter, check_points
 
-from .devbench import ami_noise_excluded, n_clusters
+from .devbench import mean_ami, n_clusters
 
 SUFFIX = ":tuned"
 
@@ -84,11 +84,6 @@ def _raters(y, n: int) -> np.ndarray:
     return raters
 
 
-def agreement_score(labels: np.ndarray, raters: np.ndarray) -> float:
-    """Mean over the raters of the AMI with ``labels`` (noise excluded, as the benchmarks score)."""
-    return float(np.mean([ami_noise_excluded(labels, r) for r in raters]))
-
-
 class TunedClusterer(ClusterMixin, BaseEstimator):
     """One classical method at the grid setting that best matches the reference given to ``fit``.
 
@@ -128,7 +123,7 @@ class TunedClusterer(ClusterMixin, BaseEstimator):
             except Exception as exc:  # a setting that fails on this plot (e.g. k above the points) is skipped
                 self.results_.append({"params": params, "score": float("nan"), "error": f"{type(exc).__name__}: {exc}"})
                 continue
-            score = agreement_score(labels, raters)
+            score = mean_ami(labels, raters)
             self.results_.append({"params": params, "score": score, "error": ""})
             if best is None or score > best[0]:
                 best = (score, params, labels)
