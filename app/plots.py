@@ -172,7 +172,8 @@ def shade_density(counts) -> tf.Image:
     """
     values = np.asarray(counts.values)
     filled = values > 0
-    index = np.clip((_eq_hist_levels(values, filled) * len(_DENSITY_LUT)).astype(np.int64), 0, len(_DENSITY_LUT) - 1)
+    levels = _eq_hist_levels(values, filled)
+    index = np.clip((levels * len(_DENSITY_LUT)).astype(np.int64), 0, len(_DENSITY_LUT) - 1)
     rgba = np.where(filled, _DENSITY_LUT[index], np.uint32(0))
     return tf.Image(rgba, coords=counts.coords, dims=counts.dims)
 
@@ -193,7 +194,7 @@ def shade_clusters(counts, min_alpha: int = 120) -> tf.Image:
     mixed = (data.astype(np.float32) @ rgb / np.maximum(total, 1)[..., None]).astype(np.uint32)
     alpha = (min_alpha + _eq_hist_levels(total, filled) * (255 - min_alpha)).astype(np.uint32)
     rgba = np.where(filled, mixed[..., 0] | mixed[..., 1] << 8 | mixed[..., 2] << 16 | alpha << 24, np.uint32(0))
-    return tf.Image(rgba.astype(np.uint32), coords={d: counts.coords[d] for d in counts.dims[:2]},
+    return tf.Image(rgba, coords={d: counts.coords[d] for d in counts.dims[:2]},
                     dims=counts.dims[:2])
 
 
@@ -211,8 +212,8 @@ def _legend_hook(labels: np.ndarray):
         figure = plot.state
         if any(isinstance(item, Legend) for item in figure.right):
             return  # hooks also run on every update
-        items = [LegendItem(label=name, renderers=[figure.scatter(x=[np.nan], y=[np.nan], color=key[name], size=8)])
-                 for name in names]
+        glyphs = [figure.scatter(x=[np.nan], y=[np.nan], color=key[name], size=8) for name in names]
+        items = [LegendItem(label=name, renderers=[glyph]) for name, glyph in zip(names, glyphs)]
         figure.add_layout(Legend(items=items), "right")
 
     return hook
