@@ -43,34 +43,28 @@ def _inject_faults(store: AnnotationStore, plan: threading.local):
     connection underneath (a dropped socket / killed client). Before commit: raise (rolled back). The
     "response lost after commit" case is played by the client loop itself.
     """
-    def maybe_abort(conn, where: str):
+    def maybe_abort(where: str, dbapi_conn=None):
         rng = getattr(plan, "rng", None)
         if rng is None or rng.random() > 0.04:
             return
-        if where == "statement" and rng.random() < 0.5:
-            conn.connection.dbapi_connection.close()  # the next use fails as a disconnect
+        if dbapi_conn is not None and rng.random() < 0.5:
+            dbapi_conn.close()  # the next use fails as a disconnect
             return
         raise ClientAbort(where)
 
     @event.listens_for(store.engine, "before_cursor_execute")
     def _statement(conn, *_args):
-        maybe_abort(conn, "statement")
+        maybe_abort("statement", conn.connection.dbapi_connection)
 
     @event.listens_for(store.engine, "commit")
     def _commit(conn):
-        maybe_abort(conn, "commit")
+        maybe_abort("commit")
 
     # PostgreSQL's one-statement submit runs on the pooled driver connection, past the
     # statement events: its faults come at checkout.
     @event.listens_for(store.engine, "checkout")
     def _checkout(dbapi_conn, _record, _proxy):
-        rng = getattr(plan, "rng", None)
-        if rng is None or rng.random() > 0.04:
-            return
-        if rng.random() < 0.5:
-            dbapi_conn.close()
-            return
-        raise ClientAbort("checkout")
+        maybe_abort("checkout", dbapi_conn)
 
 
 def test_aborting_clients_lose_and_duplicate_nothing(url):
