@@ -16,6 +16,7 @@ from sklearn.neighbors import NearestNeighbors
 
 MAX_K = 120
 SAMPLE = 3000
+PERSISTENCE_SAMPLE = 10_000  # points for eps_by_persistence's tree (fast: O(n log n))
 MIN_POINTS_PER_CLUSTER = 10
 
 
@@ -131,17 +132,15 @@ def eps_by_k_distance(xy: np.ndarray, min_samples: int, seed: int = 0) -> float:
     return eps * float(np.sqrt(min_samples * share / k))
 
 
-def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
-                   min_ratio: float = 1.5) -> np.ndarray:
-    """Labels from a scipy linkage tree, cut where the count of sizeable clusters lives longest.
+def persistent_height(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
+                      min_ratio: float = 1.5) -> float | None:
+    """Height at which to cut a scipy linkage tree so that the count of sizeable clusters lives longest.
 
     Walking the merges from the top, the number of clusters with at least ``min_size`` points
     changes at some heights; the count that holds over the widest range of log height wins,
-    and points outside sizeable clusters are noise (-1). One cluster wins only when no split
-    into sizeable clusters holds over a height ratio of at least 1.5.
+    and the cut lies in the middle of that range (geometrically). None (one cluster) when no
+    split into sizeable clusters holds over a height ratio of at least ``min_ratio``.
     """
-    from scipy.cluster.hierarchy import fcluster
-
     heights = np.maximum(tree[:, 2], 1e-12)
     sizes = np.ones(2 * n - 1, dtype=np.int64)
     sizes[n:] = tree[:, 3].astype(np.int64)
@@ -152,19 +151,48 @@ def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
         count += int(sizes[a] >= min_size) + int(sizes[b] >= min_size) - int(sizes[n + i] >= min_size)
         big[i] = count
     # big[i] holds for heights in [heights[i - 1], heights[i]); runs of equal counts are one life.
-    best_k, best_life, best_range, run_top = 1, np.log(min_ratio), None, n - 2
+    best_life, best_range, run_top = np.log(min_ratio), None, n - 2
     for i in range(n - 2, 0, -1):
         if i == 1 or big[i - 1] != big[i]:
             life = np.log(heights[run_top]) - np.log(heights[i - 1])
             if 2 <= big[i] <= max_k and life > best_life:
-                best_k, best_life, best_range = int(big[i]), life, (heights[i - 1], heights[run_top])
+                best_life, best_range = life, (heights[i - 1], heights[run_top])
             run_top = i - 1
-    if best_k == 1:
+    return None if best_range is None else float(np.sqrt(best_range[0] * best_range[1]))
+
+
+def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
+                   min_ratio: float = 1.5) -> np.ndarray:
+    """Labels from a scipy linkage tree cut at ``persistent_height``; points outside sizeable
+    clusters are noise (-1), and everything is one cluster when no split persists."""
+    from scipy.cluster.hierarchy import fcluster
+
+    height = persistent_height(tree, n, min_size, max_k, min_ratio)
+    if height is None:
         return np.zeros(n, dtype=np.int64)
-    cut_height = np.sqrt(best_range[0] * best_range[1])  # inside the winning range
-    labels = fcluster(tree, cut_height, criterion="distance") - 1
+    labels = fcluster(tree, height, criterion="distance") - 1
     counts = np.bincount(labels)
     return np.where(counts[labels] >= min_size, labels, -1)
+
+
+def eps_by_persistence(xy: np.ndarray, min_samples: int, min_size: int, seed: int = 0) -> float | None:
+    """DBSCAN eps where the number of clusters of at least ``min_size`` points is most stable.
+
+    DBSCAN's clusters at every eps are the components of the single-linkage tree of mutual
+    reachability distances (Campello et al. 2013), which hdbscan builds in O(n log n); the tree
+    is cut at ``persistent_height``. Measured on a subsample, with min_samples and min_size
+    scaled to its share of the points; None when no split persists.
+    """
+    import hdbscan
+
+    sample = xy[subsample(xy, PERSISTENCE_SAMPLE, seed)]
+    share = len(sample) / len(xy)
+    k = int(np.clip(round(min_samples * share), 2, len(sample) - 1))
+    size = max(2, int(round(min_size * share)))
+    tree = hdbscan.HDBSCAN(min_samples=k, min_cluster_size=size).fit(sample).single_linkage_tree_.to_numpy()
+    height = persistent_height(tree, len(sample), size)
+    # A 2-D density's k-th neighbour distance goes as sqrt(k / density): rescale k and density.
+    return None if height is None else height * float(np.sqrt(min_samples * share / k))
 
 
 def persistent_reachability_cut(optics, min_size: int, max_k: int = MAX_K, steps: int = 80) -> np.ndarray:

@@ -131,12 +131,13 @@ class KMedoidsClusterer(PlotClusterer):
 
 
 class DBSCANClusterer(PlotClusterer):
-    """DBSCAN; min_samples grows with log n, eps at the knee of the k-distance curve."""
+    """DBSCAN; min_samples grows with log n; eps where the count of clusters of at least 1% of
+    the points is most stable over eps (at the knee of the k-distance curve when none is)."""
 
     display_name = "DBSCAN"
     marks_noise = True
     _param_specs = {"eps": Param(float, 1e-9, 1.0, auto=True, help="neighbourhood radius in plot units "
-                                 "(blank: k-distance knee)"),
+                                 "(blank: most stable cluster count)"),
                     "min_samples": Param(int, 2, 500, auto=True, help="points needed for a core point "
                                          "(blank: grows with the plot)"),
                     "max_points": _cap(50_000), "random_state": SEED}
@@ -148,7 +149,10 @@ class DBSCANClusterer(PlotClusterer):
         from sklearn.cluster import DBSCAN
 
         min_samples = params["min_samples"] or auto.min_samples_for(len(xy))
-        eps = params["eps"] or auto.eps_by_k_distance(xy, min_samples, params["random_state"])
+        eps = params["eps"] or auto.eps_by_persistence(xy, min_samples, auto.min_cluster_size_for(len(xy)),
+                                                       params["random_state"])
+        # no split persists: the knee gives DBSCAN's own one-cluster reading, noise included
+        eps = eps or auto.eps_by_k_distance(xy, min_samples, params["random_state"])
         return DBSCAN(eps=eps, min_samples=min_samples).fit_predict(xy), {"eps": eps, "min_samples": min_samples}
 
 
