@@ -102,9 +102,15 @@ def knee(values: np.ndarray) -> int:
     return int(np.argmax(x - y))
 
 
-def min_cluster_size_for(n: int) -> int:
-    """Smallest cluster the automatic linkage and OPTICS cuts count: 1% of points, at least 5."""
-    return max(5, n // 100)
+LINKAGE_SHARE = 0.01
+# Density methods split 100 equal blobs (1% of the points each) only below 1%; at 0.5%, single
+# and average linkage counted noise branches (devbench and wut, docs/clusterers.md).
+DENSITY_SHARE = 0.005
+
+
+def min_cluster_size_for(n: int, share: float = LINKAGE_SHARE) -> int:
+    """Smallest cluster the automatic cuts count: ``share`` of the points, at least 5."""
+    return max(5, int(n * share))
 
 
 def min_samples_for(n: int) -> int:

@@ -157,12 +157,12 @@ class DBSCANClusterer(PlotClusterer):
 
 
 class HDBSCANClusterer(PlotClusterer):
-    """HDBSCAN (Campello et al. 2013, the hdbscan library); smallest cluster 1% of the points."""
+    """HDBSCAN (Campello et al. 2013, the hdbscan library); smallest cluster 0.5% of the points."""
 
     display_name = "HDBSCAN"
     marks_noise = True
     _param_specs = {"min_cluster_size": Param(int, 2, 100_000, auto=True, help="smallest cluster "
-                                              "(blank: 1% of points, 5 to 500)"),
+                                              "(blank: 0.5% of points, 5 to 500)"),
                     "min_samples": Param(int, 1, 1000, auto=True, help="density smoothing (blank: "
                                          "min_cluster_size)"),
                     "random_state": SEED}
@@ -173,7 +173,7 @@ class HDBSCANClusterer(PlotClusterer):
     def _cluster(self, xy, params):
         import hdbscan
 
-        size = params["min_cluster_size"] or int(np.clip(len(xy) // 100, 5, 500))
+        size = params["min_cluster_size"] or min(auto.min_cluster_size_for(len(xy), auto.DENSITY_SHARE), 500)
         model = hdbscan.HDBSCAN(min_cluster_size=min(size, len(xy)), min_samples=params["min_samples"])
         return model.fit_predict(xy), {"min_cluster_size": size}
 
@@ -191,7 +191,7 @@ class OPTICSClusterer(PlotClusterer):
                     "xi": Param(float, 0.001, 0.5, auto=True, help="steepness that ends a cluster "
                                 "(blank: most persistent reachability cut)"),
                     "min_cluster_size": Param(int, 2, 100_000, auto=True, help="smallest cluster "
-                                              "(blank: 1% of points, at least 5)"),
+                                              "(blank: 0.5% of points, at least 5)"),
                     "max_points": _cap(20_000), "random_state": SEED}
 
     def __init__(self, min_samples=None, xi=None, min_cluster_size=None, max_points=20_000, random_state=0):
@@ -202,7 +202,8 @@ class OPTICSClusterer(PlotClusterer):
         from sklearn.cluster import OPTICS
 
         min_samples = min(params["min_samples"] or auto.min_samples_for(len(xy)), len(xy))
-        size = min(params["min_cluster_size"] or auto.min_cluster_size_for(len(xy)), len(xy))
+        size = params["min_cluster_size"] or auto.min_cluster_size_for(len(xy), auto.DENSITY_SHARE)
+        size = min(size, len(xy))
         chosen = {"min_samples": min_samples, "min_cluster_size": size}
         if params["xi"]:
             model = OPTICS(min_samples=min_samples, xi=params["xi"], min_cluster_size=max(size, 2))

@@ -166,13 +166,31 @@ def test_tiny_identical_and_collinear_inputs(name):
     assert make_clusterer(name).fit(np.zeros((5, 2))).n_clusters_ == 1
 
 
-def test_noise_aware_linkage_cut():
-    """Single linkage at 5% background noise still finds the blobs (noise left as -1)."""
+@pytest.mark.parametrize("name", ["agglomerative-single", "dbscan"])
+def test_noise_aware_cuts(name):
+    """Single linkage's cut and DBSCAN's eps hold at 5% background noise (noise left as -1)."""
     plot = g.blobs(2000, k=4, separation=10, noise=0.05, seed=3)
-    model = make_clusterer("agglomerative-single").fit(plot.xy)
+    model = make_clusterer(name).fit(plot.xy)
     keep = plot.labels >= 0
     assert model.n_clusters_ == 4
     assert adjusted_mutual_info_score(plot.labels[keep], model.labels_[keep]) > 0.8
+
+
+@pytest.mark.parametrize("name", ["optics", "hdbscan", "dbscan"])
+def test_density_methods_find_100_blobs(name):
+    """Each of 100 equal blobs holds 1% of the points: the density methods' smallest cluster is below that."""
+    plot = g.blobs(5000, k=100, separation=10, seed=7)
+    model = make_clusterer(name).fit(plot.xy)
+    assert model.n_clusters_ >= 95, model.params_
+    assert adjusted_mutual_info_score(plot.labels, model.labels_) > 0.95
+
+
+def test_dbscan_eps_holds_on_large_plots():
+    """eps is chosen on a 10k-point subsample and rescaled: 60k points still give the k blobs."""
+    plot = g.blobs(60_000, k=12, separation=10, seed=6)
+    model = make_clusterer("dbscan").fit(plot.xy)
+    assert model.n_clusters_ == 12, model.params_
+    assert adjusted_mutual_info_score(plot.labels, model.labels_) > 0.95
 
 
 def test_consecutive_keeps_noise():
