@@ -22,11 +22,13 @@ __all__ = ["FEATURES", "pair_features", "component_pair_features", "Separability
 
 DEFAULT_MODEL_PATH = files("assets") / "separability.json"
 
+# The orientation features are weighted by ellipticity: a round component has no orientation,
+# and unweighted angles made near-round pairs far apart read as p 0.1-0.2 (docs/perception.md).
 FEATURES = (
-    "rotation_difference", "rotation_average", "scaling_difference", "mean_distance",
-    "scaling_size", "scaling_size_difference", "distance_over_size", "ellipticity_average",
-    "ellipticity_difference", "log_density_average", "log_density_difference",
-    "axis_angle_average", "axis_angle_difference",
+    "rotation_difference_x_ellipticity", "rotation_average_x_ellipticity", "scaling_difference",
+    "mean_distance", "scaling_size", "scaling_size_difference", "distance_over_size",
+    "ellipticity_average", "ellipticity_difference", "log_density_average", "log_density_difference",
+    "axis_angle_average_x_ellipticity", "axis_angle_difference_x_ellipticity",
 )
 
 _TINY = 1e-12
@@ -71,11 +73,12 @@ def pair_features(means, covariances, weights, pairs) -> np.ndarray:
     dens_i = np.log(np.maximum(weights[i] / share / size_i, _TINY))
     dens_j = np.log(np.maximum(weights[j] / share / size_j, _TINY))
     ang_i, ang_j = _axis_angle(direction, axis[i]), _axis_angle(direction, axis[j])
+    ell_avg = (ell_i + ell_j) / 2
     return np.column_stack([
-        rot_diff, rot_avg, np.abs(ai - aj) + np.abs(bi - bj), dist,
+        rot_diff * np.sqrt(ell_i * ell_j), rot_avg * ell_avg, np.abs(ai - aj) + np.abs(bi - bj), dist,
         size_i + size_j, np.abs(size_i - size_j), dist / (np.sqrt(size_i) + np.sqrt(size_j)),
-        (ell_i + ell_j) / 2, np.abs(ell_i - ell_j), (dens_i + dens_j) / 2, np.abs(dens_i - dens_j),
-        (ang_i + ang_j) / 2, np.abs(ang_i - ang_j),
+        ell_avg, np.abs(ell_i - ell_j), (dens_i + dens_j) / 2, np.abs(dens_i - dens_j),
+        (ang_i + ang_j) / 2 * ell_avg, np.abs(ang_i - ang_j) * ell_avg,
     ])
 
 
@@ -124,7 +127,8 @@ class SeparabilityModel:
     @classmethod
     def from_dict(cls, d: dict) -> "SeparabilityModel":
         if d.get("format") != "visclust-separability-mlp/1" or list(d.get("features", [])) != list(FEATURES):
-            raise ValueError("not a visclust separability model (format or feature list differs)")
+            raise ValueError("not a visclust separability model of this version (format or feature list "
+                             "differs): retrain it with `visclust train separability`")
         return cls(np.asarray(d["mean"], float), np.asarray(d["scale"], float),
                    [np.asarray(w, float) for w in d["coefs"]], [np.asarray(c, float) for c in d["intercepts"]],
                    d.get("info", {}), d.get("link", "identity"))

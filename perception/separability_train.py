@@ -160,7 +160,7 @@ def training_pairs(n_plots: int = 2000, seed: int = 0, judgments=None, context_p
 
 
 def fit_separability(pairs: dict, seed: int = 0, validation_share: float = 0.2,
-                     link: str = "logit") -> SeparabilityModel:
+                     link: str = "identity") -> SeparabilityModel:
     """Fit the MLP on ``training_pairs``; whole plots are held out, and the context pairs reported apart.
 
     ``link="logit"`` regresses the log-odds of targets clipped to [0.01, 0.99] (see SeparabilityModel).
@@ -195,7 +195,7 @@ def fit_separability(pairs: dict, seed: int = 0, validation_share: float = 0.2,
 
 
 def train_separability(n_plots: int = 2000, seed: int = 0, judgments=None, validation_share: float = 0.2,
-                       context_plots: int = 0, link: str = "logit") -> SeparabilityModel:
+                       context_plots: int = 0, link: str = "identity") -> SeparabilityModel:
     """``training_pairs`` then ``fit_separability``; ``model.info['validation']`` holds held-out MAE and Spearman."""
     pairs = training_pairs(n_plots, seed, judgments, context_plots)
     return fit_separability(pairs, seed, validation_share, link)

@@ -32,8 +32,10 @@ def register_train(sub):
                        "size_ratio (optional n, seed); see docs/perception.md.")
     p.add_argument("--judgments", help="CSV of human judgments (probSingle per plot)")
     p.add_argument("--plots", type=int, default=2000, help="simulated two-Gaussian training plots (without --judgments)")
-    p.add_argument("--context-plots", type=int, default=600, help="simulated many-component plots whose CLAMS "
-                   "component pairs join the training set (without --judgments)")
+    p.add_argument("--context-plots", type=int, default=0, help="simulated many-component plots whose CLAMS "
+                   "component pairs join the training set (without --judgments; the shipped model has none)")
+    p.add_argument("--link", choices=("identity", "logit"), default="identity",
+                   help="regress p(one cluster) itself (the shipped model) or its log-odds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="model file (default: assets/separability.json)")
     p.set_defaults(run=_train)
@@ -107,7 +109,7 @@ def _train(args):
     if args.plots < 10:
         raise UserError("--plots must be at least 10")
     model = separability_train.train_separability(args.plots, args.seed, judgments=args.judgments,
-                                                 context_plots=args.context_plots)
+                                                 context_plots=args.context_plots, link=args.link)
     path = separability.save(model, args.out or separability.DEFAULT_MODEL_PATH)
     val = model.info["validation"]
     print(f"wrote {path}: held-out MAE {val['mae']:.3f}, Spearman {val['spearman']:.3f} "
