@@ -181,6 +181,32 @@ def persistent_cut(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
     return np.where(counts[labels] >= min_size, labels, -1)
 
 
+# Kaufman & Rousseeuw (1990): a silhouette above 0.5 is "reasonable" structure; below, none is claimed.
+REASONABLE_SILHOUETTE = 0.5
+
+
+def silhouette_cut(xy: np.ndarray, tree: np.ndarray, seed: int = 0, max_k: int = MAX_K) -> np.ndarray:
+    """Labels of the linkage tree's k-cluster cut with the best silhouette (k searched as
+    ``k_by_silhouette`` does, on a subsample); one cluster unless that silhouette shows
+    reasonable structure (> ``REASONABLE_SILHOUETTE``)."""
+    from scipy.cluster.hierarchy import fcluster
+
+    sample = subsample(xy, SAMPLE, seed)
+    top = min(k_range(len(xy), max_k), len(sample) - 1)
+    if top < 2:
+        return np.zeros(len(xy), dtype=np.int64)
+    scores = {}
+
+    def score(k):
+        if k not in scores:
+            scores[k] = silhouette(xy[sample], (fcluster(tree, k, criterion="maxclust") - 1)[sample], seed)
+        return scores[k]
+    k = _search(score, top)
+    if score(k) < REASONABLE_SILHOUETTE:
+        return np.zeros(len(xy), dtype=np.int64)
+    return fcluster(tree, k, criterion="maxclust") - 1
+
+
 def eps_by_persistence(xy: np.ndarray, min_samples: int, min_size: int, seed: int = 0) -> float | None:
     """DBSCAN eps where the number of clusters of at least ``min_size`` points is most stable.
 

@@ -232,10 +232,14 @@ class GaussianMixtureClusterer(PlotClusterer):
 class AgglomerativeClusterer(PlotClusterer):
     """Hierarchical clustering with scipy's linkage. Without k, the tree is cut where the
     number of clusters of at least ``min_cluster_size`` points is most persistent; smaller
-    branches are then noise."""
+    branches are then noise. Where no count persists, Ward and average linkage take the cut
+    with the best silhouette if it shows reasonable structure (their merge heights rise
+    smoothly, so no count lives long even on clear clusters); single linkage chains, and
+    silhouette says nothing about chains."""
 
     marks_noise = True
     linkage_method = ""
+    silhouette_fallback = True
     _param_specs = {"k": K, "min_cluster_size": Param(int, 1, 100_000, auto=True, help="smallest cluster "
                                                       "for the automatic cut (blank: 1% of points, at least 5)"),
                     "max_points": _cap(10_000), "random_state": SEED}
@@ -251,6 +255,8 @@ class AgglomerativeClusterer(PlotClusterer):
             return fcluster(tree, params["k"], criterion="maxclust") - 1, {}
         size = params["min_cluster_size"] or auto.min_cluster_size_for(len(xy))
         labels = auto.persistent_cut(tree, len(xy), size)
+        if labels.max() < 1 and self.silhouette_fallback:
+            labels = auto.silhouette_cut(xy, tree, params["random_state"])
         return labels, {"min_cluster_size": size, "k": int(labels.max() + 1)}
 
 
@@ -262,6 +268,7 @@ class WardClusterer(AgglomerativeClusterer):
 class SingleLinkageClusterer(AgglomerativeClusterer):
     display_name = "Agglomerative (single)"
     linkage_method = "single"
+    silhouette_fallback = False
 
 
 class AverageLinkageClusterer(AgglomerativeClusterer):

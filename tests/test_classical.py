@@ -185,6 +185,28 @@ def test_density_methods_find_100_blobs(name):
     assert adjusted_mutual_info_score(plot.labels, model.labels_) > 0.95
 
 
+@pytest.mark.parametrize("name", ["agglomerative-average", "agglomerative-ward"])
+def test_linkage_falls_back_to_the_best_silhouette_cut(name):
+    """A scene of three primitives where no cluster count persists over the smooth merge heights of
+    average linkage: one cluster before the silhouette fallback, the three primitives with it."""
+    from perception import devbench
+
+    *_, (_, plot, _) = devbench.plots(seed=0, per_group=4, max_points=3000, groups=["chameleon"])
+    keep = plot.labels >= 0
+    model = make_clusterer(name).fit(plot.xy)
+    assert model.n_clusters_ == 3, model.params_
+    assert adjusted_mutual_info_score(plot.labels[keep], model.labels_[keep]) > 0.9
+
+
+def test_single_blobs_stay_whole_under_the_linkage_fallback():
+    """The benchmark's single-blob plots: no persistent split, and no cut with reasonable silhouette.
+    (Not every blob: a 2-cut of a Gaussian's tail can reach silhouette 0.54; docs/clusterers.md.)"""
+    from perception import devbench
+
+    for _, plot, _ in devbench.plots(seed=0, per_group=5, max_points=3000, groups=["single"]):
+        assert make_clusterer("agglomerative-average").fit(plot.xy).n_clusters_ == 1, plot.name
+
+
 def test_dbscan_eps_holds_on_large_plots():
     """eps is chosen on a 10k-point subsample and rescaled: 60k points still give the k blobs."""
     plot = g.blobs(60_000, k=12, separation=10, seed=6)
