@@ -121,21 +121,28 @@ def min_samples_for(n: int) -> int:
 EPS_MARGIN = 1.5  # the knee sits at the edge of the densest cores; the margin keeps fringes in
 
 
+def _density_sample(xy: np.ndarray, min_samples: int, size: int, seed: int):
+    """A seeded subsample of ``size`` points, min_samples scaled to its share of the points (k), and
+    the factor that turns a neighbour distance measured on it into one for the whole plot."""
+    sample = xy[subsample(xy, size, seed)]
+    share = len(sample) / len(xy)
+    k = int(np.clip(round(min_samples * share), 2, len(sample) - 1))
+    # A 2-D density's k-th neighbour distance goes as sqrt(k / density): rescale k and density.
+    return sample, share, k, float(np.sqrt(min_samples * share / k))
+
+
 def eps_by_k_distance(xy: np.ndarray, min_samples: int, seed: int = 0) -> float:
     """DBSCAN eps at the knee of the sorted k-distance curve (Ester et al. 1996).
 
     Measured on a subsample, with min_samples scaled to the subsample's share of the points.
     """
-    sample = xy[subsample(xy, SAMPLE, seed)]
-    share = len(sample) / len(xy)
-    k = int(np.clip(round(min_samples * share), 2, len(sample) - 1))
+    sample, _, k, rescale = _density_sample(xy, min_samples, SAMPLE, seed)
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(sample).kneighbors(sample)
     kdist = np.sort(dist[:, -1])
     eps = EPS_MARGIN * float(kdist[knee(kdist)])
     if eps <= 0:
         eps = float(kdist[kdist > 0][0]) if np.any(kdist > 0) else 1e-9
-    # A 2-D density's k-th neighbour distance goes as sqrt(k / density): rescale k and density.
-    return eps * float(np.sqrt(min_samples * share / k))
+    return eps * rescale
 
 
 def persistent_height(tree: np.ndarray, n: int, min_size: int, max_k: int = MAX_K,
@@ -217,14 +224,11 @@ def eps_by_persistence(xy: np.ndarray, min_samples: int, min_size: int, seed: in
     """
     import hdbscan
 
-    sample = xy[subsample(xy, PERSISTENCE_SAMPLE, seed)]
-    share = len(sample) / len(xy)
-    k = int(np.clip(round(min_samples * share), 2, len(sample) - 1))
+    sample, share, k, rescale = _density_sample(xy, min_samples, PERSISTENCE_SAMPLE, seed)
     size = max(2, int(round(min_size * share)))
     tree = hdbscan.HDBSCAN(min_samples=k, min_cluster_size=size).fit(sample).single_linkage_tree_.to_numpy()
     height = persistent_height(tree, len(sample), size)
-    # A 2-D density's k-th neighbour distance goes as sqrt(k / density): rescale k and density.
-    return None if height is None else height * float(np.sqrt(min_samples * share / k))
+    return None if height is None else height * rescale
 
 
 def persistent_reachability_cut(optics, min_size: int, max_k: int = MAX_K, steps: int = 80) -> np.ndarray:
