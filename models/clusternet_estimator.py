@@ -17,7 +17,6 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
@@ -25,33 +24,10 @@ from data import InvalidScatterplot, check_points, display_normalize
 
 from .classical import SEED, consecutive
 from .clusternet_grouping import GROUPINGS, group_views
-from .clusternet_network import ClusterNetModel
-from .clusternet_views import run_views
 from .params import Param, validate_params
 
 # pip installs packages unpacked, so this is a pathlib.Path (torch.load and stat need a file)
 WEIGHTS = files("assets") / "clusternet.pt"
-_CACHE: dict = {}
-
-
-def load_weights(path: Path) -> ClusterNetModel:
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = ClusterNetModel(blob["config"])
-    try:
-        model.load_state_dict(blob["state_dict"])
-    except RuntimeError:  # e.g. weights from before the plot-size input, whose first layers are narrower
-        raise InvalidScatterplot(f"{path} holds weights of another ClusterNet version that this one cannot "
-                                 "load; retrain them with `visclust train clusternet`") from None
-    return model.eval()
-
-
-def _load(path: Path):
-    path = Path(path)
-    key = (str(path.resolve()), path.stat().st_mtime_ns)
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = load_weights(path)
-    return _CACHE[key]
 
 
 class ClusterNet(ClusterMixin, BaseEstimator):
@@ -115,7 +91,11 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         if not path.is_file():
             raise FileNotFoundError(f"ClusterNet weights not found at {path}; train them with "
                                     "`visclust train clusternet`")
-        return _load(path)
+        # torch (about 200 MB and 3 s to import) loads with the first ClusterNet fit, so a server
+        # or CLI run that never uses the network does not pay for it.
+        from .clusternet_weights import load_cached
+
+        return load_cached(path)
 
     def fit(self, X, y=None):
         start = time.perf_counter()
@@ -127,6 +107,8 @@ class ClusterNet(ClusterMixin, BaseEstimator):
         if n < 3 or np.ptp(norm, axis=0).max() == 0:  # nothing to separate: one group
             self._set(np.zeros(n, np.int64), np.ones(n), np.zeros(n), None, start)
             return self
+        from .clusternet_views import run_views  # torch: see _model
+
         n_views = params["n_views"] or int(model.config.get("n_views", 1))
         views = run_views(model, norm, n_views, self.random_state)
         points, labels, noise_p, agree_p = group_views(model.config, views, norm, params["noise_threshold"],

@@ -11,6 +11,7 @@ co-membership over them. Training picks grouping and thresholds on validation pl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -19,7 +20,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 from sklearn.neighbors import KDTree
 
-from .clusternet_views import View
+if TYPE_CHECKING:  # annotations only: importing the views module imports torch
+    from .clusternet_views import View
 
 GROUPINGS = ("average", "graph")
 

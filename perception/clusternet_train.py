@@ -50,7 +50,8 @@ from models.clusternet_grouping import group_pooled, group_views, pool_views
 from models.clusternet_loss import clusternet_loss
 from models.clusternet_network import ClusterNetModel
 from models.clusternet_views import View, run_views
-from models.clusternet_estimator import WEIGHTS, load_weights
+from models.clusternet_estimator import WEIGHTS
+from models.clusternet_weights import load_weights
 
 from .agreement import consensus
 from .observers import see_curves_whole, simulate_crowd
