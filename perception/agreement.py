@@ -6,7 +6,8 @@ one labeling per annotator; -1 marks a point the annotator left unlabelled (nois
 Noise conventions (chosen once, used everywhere here):
 - AMI / ARI (and so ``human_ambiguity``): noise is one more class. Two annotators who both
   leave the same points unlabelled agree on them, which is what CLAMS' study measures when
-  unlassoed points count as noise (Jeon et al., VIS 2023).
+  unlassoed points count as noise (Jeon et al., VIS 2023). ``human_ambiguity(noise="ignored")``
+  is the alternative reading, reported beside it by the CLAMS evaluation.
 - Krippendorff's alpha: -1 is a missing value, the usual reading of "unlabelled" in
   content-analysis reliability (Krippendorff, *Content Analysis*, ch. 12).
 """
@@ -51,16 +52,33 @@ def ari_matrix(labelings) -> np.ndarray:
     return _pairwise(labelings, adjusted_rand_score)
 
 
-def human_ambiguity(labelings) -> float:
+def _agreement_labelled(a: np.ndarray, b: np.ndarray) -> float:
+    """AMI on the points both labelled, times the share of the points either labelled that both did."""
+    both, either = (a >= 0) & (b >= 0), (a >= 0) | (b >= 0)
+    if not either.any():
+        return 1.0  # neither labelled anything: nothing to disagree on
+    if both.sum() < 2:
+        return 0.0
+    return float(adjusted_mutual_info_score(a[both], b[both])) * both.sum() / either.sum()
+
+
+def human_ambiguity(labelings, noise: str = "class") -> float:
     """Mean pairwise (1 - AMI) among annotators: CLAMS' ground-truth ambiguity of a plot.
 
     0 when everyone agrees (or there is a single annotator); about 1 for unrelated labelings.
+    ``noise="class"`` counts -1 as one more class (the module's convention). ``noise="ignored"``
+    scores a pair by the AMI on the points both labelled, times the Jaccard share of the points
+    labelled by both: on one blob that everyone reads as one cluster, leaving different outliers
+    unlabelled costs about their share, where as a class it costs most of the AMI (the two
+    labelings' only information is which few points are noise).
     """
+    if noise not in ("class", "ignored"):
+        raise ValueError(f"noise must be 'class' or 'ignored', got {noise!r}")
     arr = _as_labelings(labelings)
     m = len(arr)
     if m < 2:
         return 0.0
-    ami = ami_matrix(arr)
+    ami = ami_matrix(arr) if noise == "class" else _pairwise(arr, _agreement_labelled)
     iu = np.triu_indices(m, 1)
     return float(np.clip(np.mean(1.0 - ami[iu]), 0.0, 1.0))
 

@@ -22,6 +22,22 @@ def test_unrelated_labelings_disagree():
     assert krippendorff_alpha([a, b], n_pairs=50000) < 0.05
 
 
+def test_ambiguity_with_noise_ignored_does_not_count_outliers_as_another_reading():
+    rng = np.random.default_rng(0)
+    one_blob = np.zeros((20, 1000), dtype=np.int64)  # everyone sees one cluster ...
+    for row in one_blob:
+        row[rng.choice(1000, 30, replace=False)] = -1  # ... and leaves out a different 3%
+    assert human_ambiguity(one_blob) > 0.9  # as a class, the noise is all the labelings say
+    assert human_ambiguity(one_blob, noise="ignored") == pytest.approx(0.058, abs=0.01)  # 1 - Jaccard
+    split = np.repeat([0, 1], 500)
+    whole = np.zeros(1000, dtype=np.int64)
+    assert human_ambiguity([split, whole], noise="ignored") == pytest.approx(1.0)  # one vs two clusters
+    half = np.where(np.arange(1000) < 500, 0, -1)  # one cluster, the other half left out
+    assert human_ambiguity([whole, half], noise="ignored") == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="noise must be"):
+        human_ambiguity([split, whole], noise="drop")
+
+
 def test_noise_is_one_class_for_ami_and_missing_for_alpha():
     a = np.array([0, 0, 0, 1, 1, 1, -1, -1])
     b = np.array([5, 5, 5, 7, 7, 7, -1, -1])

@@ -51,7 +51,8 @@ EVALUATIONS = {"clusternet_evaluation.csv": "ClusterNet and the clusterers: 300 
                "(simulated crowd) and the 19 human-labelled wut sets; 'observers' is a reference row, "
                "the majority of another simulated crowd",
                "clams_evaluation.csv": "CLAMS and clusterer-variability baselines: Spearman rho with the "
-               "simulated crowd's ambiguity on 200 held-out plots"}
+               "simulated crowd's ambiguity on 300 held-out plots, with the observers' noise as a class "
+               "and ignored (docs/perception.md, section 5)"}
 
 
 def _evaluation_tables() -> list[tuple[str, Path]]:
