@@ -240,8 +240,9 @@ class AgglomerativeClusterer(PlotClusterer):
     marks_noise = True
     linkage_method = ""
     silhouette_fallback = True
+    cut_share = auto.LINKAGE_SHARE  # smallest cluster the automatic cut counts, as a share of the points
     _param_specs = {"k": K, "min_cluster_size": Param(int, 1, 100_000, auto=True, help="smallest cluster "
-                                                      "for the automatic cut (blank: 1% of points, at least 5)"),
+                                                      "for the automatic cut (blank: 1% of points, Ward 0.5%, at least 5)"),
                     "max_points": _cap(10_000), "random_state": SEED}
 
     def __init__(self, k=None, min_cluster_size=None, max_points=10_000, random_state=0):
@@ -253,7 +254,7 @@ class AgglomerativeClusterer(PlotClusterer):
         tree = linkage(xy, method=self.linkage_method)
         if params["k"]:
             return fcluster(tree, params["k"], criterion="maxclust") - 1, {}
-        size = params["min_cluster_size"] or auto.min_cluster_size_for(len(xy))
+        size = params["min_cluster_size"] or auto.min_cluster_size_for(len(xy), self.cut_share)
         labels = auto.persistent_cut(tree, len(xy), size)
         if labels.max() < 1 and self.silhouette_fallback:
             labels = auto.silhouette_cut(xy, tree, params["random_state"])
@@ -263,6 +264,10 @@ class AgglomerativeClusterer(PlotClusterer):
 class WardClusterer(AgglomerativeClusterer):
     display_name = "Agglomerative (Ward)"
     linkage_method = "ward"
+    # Ward's compact merges leave few noise branches, so it counts clusters down to 0.5% and
+    # 100 equal blobs (1% each) are not cut as noise (single and average linkage count noise
+    # branches at 0.5%; docs/clusterers.md).
+    cut_share = auto.DENSITY_SHARE
 
 
 class SingleLinkageClusterer(AgglomerativeClusterer):
