@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 
-from data import InvalidScatterplot, check_points, display_normalize
+from data import check_points, display_normalize
 
 from .classical import SEED, consecutive
 from .clusternet_grouping import GROUPINGS, group_views
