@@ -45,7 +45,7 @@ def view_aggregation(key: str = "gaussian-10M", repeats: int = 3, labels: bool =
 
     The smaller of the two views' best times: the stricter baseline for the re-render.
     """
-    from app import plots
+    from app import display, plots
     from app.sources import resolve
 
     plot = resolve(key)
@@ -54,7 +54,7 @@ def view_aggregation(key: str = "gaussian-10M", repeats: int = 3, labels: bool =
     if labels:
         table["cluster"] = plots.category_column(plot.reference_labels)
         agg = ds.by("cluster", ds.count())
-    (x0, x1), (y0, y1) = plots.square_ranges(plot.xy)
+    (x0, x1), (y0, y1) = display.square_ranges(plot.xy)
     cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 4, (y1 - y0) / 4
     best = float("inf")
     for xr, yr in [((x0, x1), (y0, y1)), ((cx - hx, cx + hx), (cy - hy, cy + hy))]:
@@ -178,25 +178,26 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def profile(key: str = "gaussian-10M", repeats: int = 6):
-    """Where a re-render's time goes on the server (no browser): pyinstrument over range events."""
+    """Where a re-render's time goes on the server (no browser): pyinstrument over the range
+    updates BokehJS sends after a pan or zoom."""
     import holoviews as hv
+    from bokeh.events import RangesUpdate
     from pyinstrument import Profiler
 
-    from app import plots
+    from app import display, plots
     from app.sources import resolve
 
     hv.extension("bokeh")
     plot = resolve(key)
     element = plots.scatter(plot.xy)
-    hv.renderer("bokeh").get_plot(element)
-    (stream,) = [s for s in element.streams if isinstance(s, hv.streams.RangeXY)]
-    (x0, x1), (y0, y1) = plots.square_ranges(plot.xy)
+    figure = hv.renderer("bokeh").get_plot(element).state
+    (x0, x1), (y0, y1) = display.square_ranges(plot.xy)
     profiler = Profiler(interval=0.0005)
     with profiler:
         for i in range(repeats):
             f = 0.25 if i % 2 else 0.5
             cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * f, (y1 - y0) * f
-            stream.event(x_range=(cx - hx, cx + hx), y_range=(cy - hy, cy + hy))
+            figure._trigger_event(RangesUpdate(figure, x0=cx - hx, x1=cx + hx, y0=cy - hy, y1=cy + hy))
     print(profiler.output_text(unicode=True, color=False, show_all=False))
 
 
