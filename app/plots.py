@@ -80,16 +80,15 @@ def shade_view(table: pd.DataFrame, x_range, y_range, size: int, kind: str = "de
         agg = canvas.points(table, "x", "y", ds.mean("agreement"))
         return tf.dynspread(agg, threshold=0.6, max_px=3, how="max")
     if kind == "cluster":
-        image = shade_clusters(canvas.points(table, "x", "y", ds.by("cluster", ds.count())))
-    else:
-        # Spread as opaque RGBA with the code in the red byte: over opaque pixels datashader's
-        # RGBA spreading only copies values, and its RGBA kernel is the one numba compiled already.
-        codes = density_codes(canvas.points(table, "x", "y", ds.count()))
-        opaque = tf.Image(np.where(codes.data > 0, codes.data | np.uint32(255 << 24), np.uint32(0)),
-                          coords=codes.coords, dims=codes.dims)
-        spread = tf.dynspread(opaque, threshold=0.6, max_px=3)
-        return spread.copy(data=(spread.data & 0xFF).astype(np.uint8))
-    return tf.dynspread(image, threshold=0.6, max_px=3)
+        return tf.dynspread(shade_clusters(canvas.points(table, "x", "y", ds.by("cluster", ds.count()))),
+                            threshold=0.6, max_px=3)
+    # Spread as opaque RGBA with the code in the red byte: over opaque pixels datashader's
+    # RGBA spreading only copies values, and its RGBA kernel is the one numba compiled already.
+    codes = density_codes(canvas.points(table, "x", "y", ds.count()))
+    opaque = tf.Image(np.where(codes.data > 0, codes.data | np.uint32(255 << 24), np.uint32(0)),
+                      coords=codes.coords, dims=codes.dims)
+    spread = tf.dynspread(opaque, threshold=0.6, max_px=3)
+    return spread.copy(data=(spread.data & 0xFF).astype(np.uint8))
 
 
 _DENSITY_LUT = np.array([0] + [int(c[1:3], 16) | int(c[3:5], 16) << 8 | int(c[5:7], 16) << 16 | 255 << 24
@@ -221,8 +220,7 @@ class _LiveView:
         shown = self.table if self.rows is None else self.table.iloc[self.rows(y_range)]
         shaded = shade_view(shown, x_range, y_range, self.size, self.kind)
         (x0, x1), (y0, y1) = x_range, y_range
-        image = shaded.data if self.kind == "cluster" else shaded.values
-        return dict(image=[np.ascontiguousarray(image)], x=[x0], y=[y0], dw=[x1 - x0], dh=[y1 - y0])
+        return dict(image=[np.ascontiguousarray(shaded.values)], x=[x0], y=[y0], dw=[x1 - x0], dh=[y1 - y0])
 
     def element(self):
         """The first view as a HoloViews element (rows top down, as HoloViews takes them)."""
