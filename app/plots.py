@@ -29,7 +29,6 @@ PALETTE = ["#%02x%02x%02x" % tuple(int(255 * c) for c in rgb) for rgb in cc.glas
 SIZE = 560
 MAX_LEGEND = 12
 DENSITY_CMAP = cc.kbc[::-1][40:]
-LOD_TIMEOUT_MS = 50
 
 
 def category_column(labels: np.ndarray, n_clusters: int | None = None) -> pd.Categorical:
@@ -264,9 +263,10 @@ def _dynamic(table, ranges, kind: str, labels, title: str, size: int, tools, leg
     view = live.element()
     # Square ranges in a square frame give equal aspect without data_aspect, which
     # confuses the sizing of linked grids.
-    # lod_timeout: Bokeh reports new ranges that long after the last wheel or pan event (500 ms by default).
+    # lod_interval 0: Bokeh reports a wheel's new ranges as the next frame starts to paint, not
+    # lod_timeout after that paint ends (~50 ms later at 10M points); the image has no LOD to lose.
     common = dict(frame_width=size, frame_height=size, xlim=xr, ylim=yr, title=title, tools=list(tools),
-                  active_tools=["wheel_zoom"], bgcolor="white", backend_opts={"plot.lod_timeout": LOD_TIMEOUT_MS},
+                  active_tools=["wheel_zoom"], bgcolor="white", backend_opts={"plot.lod_interval": 0},
                   hooks=[live.hook])
     if kind == "agreement":
         return view.opts(hv.opts.Image(cmap="viridis", clim=(0.0, 1.0), colorbar=legend, clabel="agreement",
