@@ -229,13 +229,42 @@ class GaussianMixtureClusterer(PlotClusterer):
         return model.fit_predict(xy), {"k": k}
 
 
+def linkage_tree(xy: np.ndarray, method: str, n_neighbors: int = 0) -> np.ndarray:
+    """A scipy linkage matrix of ``xy``; with ``n_neighbors``, merges only along the
+    n-nearest-neighbour graph (scikit-learn's trees, turned into scipy's format)."""
+    if not n_neighbors:
+        return linkage(xy, method=method)
+    import warnings
+
+    from sklearn.cluster import linkage_tree as graph_tree
+    from sklearn.cluster import ward_tree
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(xy, min(n_neighbors, len(xy) - 1), include_self=False)
+    with warnings.catch_warnings():  # a graph of several components is joined by scikit-learn, as it warns
+        warnings.simplefilter("ignore", UserWarning)
+        if method == "ward":
+            children, _, n, _, heights = ward_tree(xy, connectivity=graph, return_distance=True)
+        else:
+            children, _, n, _, heights = graph_tree(xy, connectivity=graph, linkage=method, return_distance=True)
+    sizes = np.ones(2 * n - 1)
+    for i, (a, b) in enumerate(children):
+        sizes[n + i] = sizes[a] + sizes[b]
+    # Merges along a graph can come lower than the one before; the running maximum keeps the
+    # heights monotone, as the cuts by height need.
+    return np.column_stack([children, np.maximum.accumulate(heights), sizes[n:]]).astype(np.float64)
+
+
 class AgglomerativeClusterer(PlotClusterer):
     """Hierarchical clustering with scipy's linkage. Without k, the tree is cut where the
     number of clusters of at least ``min_cluster_size`` points is most persistent; smaller
     branches are then noise. Where no count persists, Ward and average linkage take the cut
     with the best silhouette if it shows reasonable structure (their merge heights rise
     smoothly, so no count lives long even on clear clusters); single linkage chains, and
-    silhouette says nothing about chains."""
+    silhouette says nothing about chains. ``n_neighbors`` > 0 merges only along each point's
+    nearest-neighbour graph (scikit-learn's structured hierarchical clustering): average linkage
+    then follows rings and moons but merges touching blobs, and Ward still prefers compact
+    clusters, so the default keeps any pair (docs/clusterers.md has both measured)."""
 
     marks_noise = True
     linkage_method = ""
@@ -243,15 +272,18 @@ class AgglomerativeClusterer(PlotClusterer):
     cut_share = auto.LINKAGE_SHARE  # smallest cluster the automatic cut counts, as a share of the points
     _param_specs = {"k": K, "min_cluster_size": Param(int, 1, 100_000, auto=True, help="smallest cluster "
                                                       "for the automatic cut (blank: 1% of points, Ward 0.5%, at least 5)"),
+                    "n_neighbors": Param(int, 0, 100, help="merge only along each point's nearest "
+                                         "neighbours (0: any two clusters)"),
                     "max_points": _cap(10_000), "random_state": SEED}
 
-    def __init__(self, k=None, min_cluster_size=None, max_points=10_000, random_state=0):
-        self.k, self.min_cluster_size, self.max_points, self.random_state = k, min_cluster_size, max_points, random_state
+    def __init__(self, k=None, min_cluster_size=None, n_neighbors=0, max_points=10_000, random_state=0):
+        self.k, self.min_cluster_size, self.n_neighbors = k, min_cluster_size, n_neighbors
+        self.max_points, self.random_state = max_points, random_state
 
     def _cluster(self, xy, params):
         from scipy.cluster.hierarchy import fcluster
 
-        tree = linkage(xy, method=self.linkage_method)
+        tree = linkage_tree(xy, self.linkage_method, params["n_neighbors"])
         if params["k"]:
             return fcluster(tree, params["k"], criterion="maxclust") - 1, {}
         size = params["min_cluster_size"] or auto.min_cluster_size_for(len(xy), self.cut_share)

@@ -217,3 +217,18 @@ def test_dbscan_eps_holds_on_large_plots():
 
 def test_consecutive_keeps_noise():
     np.testing.assert_array_equal(consecutive(np.array([7, -1, 3, 7, 3])), [0, -1, 1, 0, 1])
+
+
+
+@pytest.mark.parametrize("shape", ["rings", "moons", "spirals"])
+def test_average_linkage_along_the_neighbour_graph_follows_shapes(shape):
+    """Average linkage over any pair gives one cluster or compact pieces of two rings, moons or
+    arms; merging only along the 10-NN graph (``n_neighbors``) keeps each shape whole. The
+    default stays any pair."""
+    plot = g.shapes(shape, n=1500, noise=0.03, seed=1)
+    free = make_clusterer("agglomerative-average").fit(plot.xy)
+    graph = make_clusterer("agglomerative-average", n_neighbors=10).fit(plot.xy)
+    assert free.get_params()["n_neighbors"] == 0
+    assert adjusted_mutual_info_score(plot.labels, free.labels_) < 0.6
+    assert graph.n_clusters_ == 2, graph.params_
+    assert adjusted_mutual_info_score(plot.labels, graph.labels_) > 0.95
