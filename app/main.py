@@ -2,7 +2,6 @@
 import holoviews as hv
 import panel as pn
 
-from app.pages.annotate import annotate_view
 from app.pages.compare import compare_view
 from app.pages.embed import embed_view
 from app.pages.explore import explore_view
@@ -16,6 +15,10 @@ hv.extension("bokeh", logo=False)
 
 def annotate_page(app: AppState) -> pn.viewable.Viewable:
     """The Annotate page reads its study and token from the URL."""
+    # Imported on the first visit: the store and its SQL layer add ~36 MB to every server
+    # process, and most sessions never annotate.
+    from app.pages.annotate import annotate_view
+
     query = dict(pn.state.location.query_params) if pn.state.location else {}
     return annotate_view(query)
 

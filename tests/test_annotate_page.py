@@ -148,3 +148,9 @@ def test_wrong_token_is_refused(served, page):
         page.goto(f"{url}?{query}")
         page.locator(".vc-refusal").wait_for(timeout=60_000)
         assert page.locator(".vc-lasso-plot").count() == 0
+
+
+def test_the_main_app_opens_the_annotate_page(app_url, page):
+    """app/main.py imports the page (and the store) on the first visit; it still opens from the nav URL."""
+    page.goto(f"{app_url}?page=annotate&study=999&token=not-a-token")
+    page.locator(".vc-refusal").wait_for(timeout=60_000)
