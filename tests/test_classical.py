@@ -219,7 +219,6 @@ def test_consecutive_keeps_noise():
     np.testing.assert_array_equal(consecutive(np.array([7, -1, 3, 7, 3])), [0, -1, 1, 0, 1])
 
 
-
 @pytest.mark.parametrize("shape", ["rings", "moons", "spirals"])
 def test_average_linkage_along_the_neighbour_graph_follows_shapes(shape):
     """Average linkage over any pair gives one cluster or compact pieces of two rings, moons or
