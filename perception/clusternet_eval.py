@@ -157,8 +157,8 @@ def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int 
     wut. Writes ``devbench_plots.csv`` (every plot),
     ``clusternet_eval.csv`` / ``.md`` (per group and method: ami_majority, ami_components,
     median k found against k, share within 10 % of k, lowest AMI where the majority agrees with
-    the components at >= 0.8; wut rows: group ``wut``, ``ami_human`` and ``wut_choice``) and returns the
-    table."""
+    the components at >= 0.8; wut rows: group ``wut``, ``ami_human`` and ``wut_choice``),
+    ``summary.csv`` (``method_summary``: one row per method) and returns the table."""
     from data import InvalidScatterplot
     from models import CLASSICAL, PERCEPTUAL
 
@@ -192,8 +192,33 @@ def run_evaluation(out_dir, per_group: int = 30, seed: int = 0, max_points: int 
     table = table[[c for c in front if c in table] + [c for c in table if c not in front]]
     pd.concat(per_plot, ignore_index=True).to_csv(out / "devbench_plots.csv", index=False)
     table.to_csv(out / "clusternet_eval.csv", index=False)
+    method_summary(table).to_csv(out / "summary.csv", index=False)
     (out / "clusternet_eval.md").write_text(markdown(table[[c for c in front + ["wut_choice"] if c in table]]))
     return table
+
+
+def method_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per method of a ``run_evaluation`` table (the Models page's table): mean AMI over
+    the benchmark's groups, how many groups fall below 0.5 and the worst, wut's mean and what
+    its figure may have been chosen on, and seconds per benchmark plot."""
+    bench = table[table.group != "wut"]
+    rows = []
+    for method in dict.fromkeys(table.method):  # in the order scored
+        groups = bench[bench.method == method].set_index("group")
+        wut = table[(table.group == "wut") & (table.method == method)]
+        row = {"method": method}
+        if len(groups):
+            worst = groups.ami_majority.idxmin()
+            row.update(devbench_ami=round(groups.ami_majority.mean(), 3),
+                       groups_below_half=int((groups.ami_majority < 0.5).sum()),
+                       worst_group=f"{worst} {groups.ami_majority[worst]:.2f}",
+                       seconds_per_plot=round(groups.seconds.mean(), 3))
+        if len(wut):
+            row.update(wut_ami=round(float(wut.ami_human.iloc[0]), 3), wut_choice=wut.wut_choice.iloc[0])
+        rows.append(row)
+    columns = ["method", "devbench_ami", "groups_below_half", "worst_group", "wut_ami", "wut_choice", "seconds_per_plot"]
+    out = pd.DataFrame(rows).reindex(columns=columns)
+    return out.astype({"groups_below_half": "Int64"})  # a count, blank for the wut-only row
 
 
 def markdown(table: pd.DataFrame) -> str:

@@ -7,7 +7,7 @@ from data import InvalidParameter
 from data.generate import blobs, shapes
 from models import CLASSICAL, get_method, make_clusterer
 from perception import compare, devbench, tuned
-from perception.clusternet_eval import TUNED_CHOICE, estimator_factory, run_evaluation, wut_scores
+from perception.clusternet_eval import TUNED_CHOICE, estimator_factory, method_summary, run_evaluation, wut_scores
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,10 @@ def test_evaluation_adds_marked_tuned_rows(tmp_path):
                            with_tuned=True)
     assert list(table.method) == ["kmeans", "kmeans:tuned"]
     assert "kmeans:tuned" in (tmp_path / "clusternet_eval.md").read_text()
+    summary = pd.read_csv(tmp_path / "summary.csv")  # the Models page's table
+    assert list(summary.method) == ["kmeans", "kmeans:tuned"]
+    assert summary.devbench_ami.tolist() == pytest.approx(table.ami_majority.round(3).tolist())
+    assert summary.worst_group.str.startswith("rings ").all()
     with pytest.raises(Exception, match="unknown method"):
         run_evaluation(tmp_path, per_group=1, groups=["rings"], methods=["clusternet:tuned"])
 
@@ -89,3 +93,17 @@ def test_compare_tuned_rows_follow_the_reference(rings):
     assert set(against_hdbscan) == {"k-means (tuned)"}  # a reference is not tuned on itself
     assert compare.tuned_rows(rings.xy, methods, registry, compare.PEOPLE) == {}
     assert isinstance(compare.export_table({**methods, **rows}), pd.DataFrame)
+
+
+def test_method_summary_counts_groups_and_keeps_wut():
+    table = pd.DataFrame([
+        {"group": "a", "method": "m", "ami_majority": 0.9, "seconds": 1.0},
+        {"group": "b", "method": "m", "ami_majority": 0.3, "seconds": 3.0},
+        {"group": "wut", "method": "m", "ami_human": 0.55, "wut_choice": "none"},
+        {"group": "wut", "method": "m-loo", "ami_human": 0.5, "wut_choice": "leave-one-out"}])
+    summary = method_summary(table).set_index("method")
+    assert summary.loc["m", "devbench_ami"] == pytest.approx(0.6)
+    assert summary.loc["m", "groups_below_half"] == 1 and summary.loc["m", "worst_group"] == "b 0.30"
+    assert summary.loc["m", "seconds_per_plot"] == pytest.approx(2.0)
+    assert summary.loc["m", "wut_ami"] == 0.55 and summary.loc["m-loo", "wut_choice"] == "leave-one-out"
+    assert pd.isna(summary.loc["m-loo", "devbench_ami"])

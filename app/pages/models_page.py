@@ -47,9 +47,10 @@ def _documents() -> list[tuple[str, Path]]:
 
 
 # Summaries of `visclust evaluate clusternet` and `visclust evaluate clams` (see the docs for commands).
-EVALUATIONS = {"clusternet_evaluation.csv": "ClusterNet and the clusterers: 300 held-out generated plots "
-               "(simulated crowd) and the 19 human-labelled wut sets; 'observers' is a reference row, "
-               "the majority of another simulated crowd",
+EVALUATIONS = {"clusternet_evaluation.csv": "ClusterNet and the clusterers at their defaults: mean AMI with a "
+               "simulated crowd's majority over the 18 groups of the development benchmark (5 plots per group, "
+               "at most 10,000 points) and with people's labels on the 19 wut sets; 'observers' is another "
+               "simulated crowd, a reference row (docs/clusterers.md has the command and the larger run)",
                "clams_evaluation.csv": "CLAMS and clusterer-variability baselines: Spearman rho with the "
                "simulated crowd's ambiguity on 300 held-out plots, with the observers' noise as a class "
                "and ignored (docs/perception.md, section 5)"}
