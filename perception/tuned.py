@@ -69,7 +69,8 @@ def param_grid(method: str, n: int, k_ref: int) -> list[dict]:
         "optics": [{"xi": [None, 0.01, 0.03, 0.1, 0.2], "min_samples": [5, 10, 20, 40]}],
         "meanshift": [{"bandwidth": list(np.geomspace(0.01, 0.3, 8))}],
     }
-    linkage = [{"k": ks}, {"min_cluster_size": _sizes(n, 5)}]
+    # with and without the neighbour graph: the graph follows shapes that any-pair linkage cuts
+    linkage = [{"k": ks, "n_neighbors": [0, 10]}, {"min_cluster_size": _sizes(n, 5), "n_neighbors": [0, 10]}]
     grid = grids.get(method, linkage if method.startswith("agglomerative-") else None)
     if grid is None:
         raise InvalidParameter(f"no tuning grid for {entry.display_name}; add one to perception.tuned.param_grid")
